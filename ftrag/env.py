@@ -1,0 +1,135 @@
+"""Seeds, devices and the environment check of lesson 00."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass, field
+
+DEVICE_ENV = "FTRAG_DEVICE"
+_KNOWN_DEVICES = ("cpu", "cuda", "mps")
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a cell gives the same numbers when re-run."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses; this interpreter's hash seed is already fixed
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # numpy is a dependency, but seeding must not be the thing that breaks
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+    except ImportError:
+        pass
+    return seed
+
+
+def _check_device(name: str, source: str) -> str:
+    import torch
+
+    kind = name.split(":", 1)[0]
+    if kind not in _KNOWN_DEVICES:
+        raise ValueError(
+            f"unknown device {name!r} ({source}); choose one of: {', '.join(_KNOWN_DEVICES)} "
+            f"(optionally with an index, e.g. cuda:0), or unset {DEVICE_ENV} to pick automatically"
+        )
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r} was asked for ({source}) but PyTorch sees no CUDA GPU. On Colab choose "
+            f"Runtime > Change runtime type > GPU; locally use 'cpu' or unset {DEVICE_ENV}."
+        )
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {name!r} was asked for ({source}) but MPS (Apple GPU) is not available; use 'cpu'")
+    return name
+
+
+def get_device(prefer: str | None = None) -> str:
+    """The device to run on: ``prefer``, else ``$FTRAG_DEVICE``, else cuda, then mps, then cpu."""
+    import torch
+
+    if prefer is not None:
+        return _check_device(str(prefer), "argument prefer")
+    override = os.environ.get(DEVICE_ENV, "").strip()
+    if override:
+        return _check_device(override, f"environment variable {DEVICE_ENV}")
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+@dataclass
+class EnvReport:
+    """What lesson 00's environment check found."""
+
+    versions: dict[str, str]  # package -> version ("missing" when it does not import)
+    device: str  # what get_device() picked
+    memory_gb: float  # total RAM of this machine
+    cpus: int  # logical CPUs
+    problems: list[str] = field(default_factory=list)  # each with a fix hint
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        lines = [f"Python {platform.python_version()} on {platform.system()} ({platform.machine()})"]
+        lines += [f"  {name:<22} {version}" for name, version in self.versions.items()]
+        lines.append(f"device: {self.device}   CPUs: {self.cpus}   RAM: {self.memory_gb:.1f} GB")
+        if self.ok:
+            lines.append("Verdict: ready. Every lesson of the course can run here.")
+        else:
+            lines.append("Verdict: not ready yet. Fix these, then re-run this cell:")
+            lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+# import name -> distribution name (for its version)
+REQUIRED = {"torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "peft": "peft",
+            "datasets": "datasets", "sentence_transformers": "sentence-transformers", "faiss": "faiss-cpu",
+            "bm25s": "bm25s", "jsonschema": "jsonschema", "xgrammar": "xgrammar", "matplotlib": "matplotlib",
+            "numpy": "numpy"}
+OPTIONAL = {"bitsandbytes": "bitsandbytes"}  # QLoRA; its absence only skips the 4-bit cells
+INSTALL_HINT = "run `python -m pip install -r requirements.txt` in the course folder (on Colab: the first code cell)"
+
+
+def environment_report(min_memory_gb: float = 3.0) -> EnvReport:
+    """Check versions, device and memory, and say what to fix."""
+    import importlib
+    import importlib.metadata
+
+    versions: dict[str, str] = {}
+    problems: list[str] = []
+    for name, dist in {**REQUIRED, **OPTIONAL}.items():
+        try:
+            importlib.import_module(name)
+            versions[name] = importlib.metadata.version(dist)
+        except Exception as exc:  # a broken install raises more than ImportError; report it, do not hide it
+            versions[name] = "missing"
+            if name in REQUIRED:
+                problems.append(f"{name} does not import ({type(exc).__name__}: {exc}); {INSTALL_HINT}")
+    try:
+        import psutil
+
+        memory_gb = psutil.virtual_memory().total / 2**30
+    except ImportError:
+        memory_gb = float("nan")
+    if memory_gb < min_memory_gb:
+        problems.append(f"only {memory_gb:.1f} GB of RAM; the lessons need about {min_memory_gb:.0f} GB free")
+    try:
+        device = get_device()
+    except (ValueError, ImportError) as exc:
+        device = "unavailable"
+        problems.append(str(exc))
+    return EnvReport(versions, device, memory_gb, os.cpu_count() or 1, problems)

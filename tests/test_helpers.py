@@ -1,0 +1,133 @@
+"""Unit tests of the helper package's first cut: seeds, devices, paths, checks, lab generation."""
+
+import os
+
+import pytest
+import torch
+
+from ftrag import data_dir, data_path, get_device, seed_everything
+from ftrag.check import CheckFailed, call_solution, expect_close, expect_equal, expect_filled
+from ftrag.env import environment_report
+from ftrag.labs import LabSyntaxError, strip_solution
+
+
+def test_seed_everything_repeats_torch_and_numpy():
+    import numpy as np
+
+    seed_everything(3)
+    a, x = torch.rand(4), np.random.rand(2)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(4)) and np.array_equal(x, np.random.rand(2))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "7", True])
+def test_seed_everything_rejects_bad_seeds(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        seed_everything(bad)
+
+
+def test_get_device_is_cpu_under_test():
+    assert get_device() == "cpu"
+
+
+def test_get_device_env_override(monkeypatch):
+    monkeypatch.setenv("FTRAG_DEVICE", "cpu")
+    assert get_device() == "cpu"
+    monkeypatch.setenv("FTRAG_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu'.*FTRAG_DEVICE"):
+        get_device()
+
+
+def test_get_device_unknown_string_says_what_to_choose():
+    with pytest.raises(ValueError, match="choose one of: cpu, cuda, mps"):
+        get_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_get_device_cuda_without_gpu_says_how_to_get_one():
+    with pytest.raises(ValueError, match="no CUDA GPU.*Colab"):
+        get_device("cuda")
+
+
+def test_data_dir_found_from_tests_and_notebook_folders(monkeypatch):
+    root = data_dir().parent
+    for sub in ("tests", "notebooks", "labs", "solutions"):
+        monkeypatch.chdir(root / sub)
+        assert data_dir() == root / "data"
+
+
+def test_data_dir_found_from_outside_the_repo(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # falls back to the folder beside the (editable) package
+    assert (data_dir() / ".ftrag-data").is_file()
+
+
+def test_data_path_missing_file_says_what_to_do():
+    with pytest.raises(FileNotFoundError, match=r"no_such\.jsonl is not in the course data.*python -m ftrag\.world"):
+        data_path("no_such.jsonl")
+    assert data_path("no_such.jsonl", must_exist=False).name == "no_such.jsonl"
+    with pytest.raises(ValueError, match="at least one path part"):
+        data_path()
+
+
+def test_data_env_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("FTRAG_DATA", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.setenv("FTRAG_DATA", str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="FTRAG_DATA=.*is not a folder"):
+        data_dir()
+
+
+def test_environment_report_verdict():
+    report = environment_report()
+    assert report.ok, report.problems
+    assert "Verdict: ready" in str(report)
+    assert not environment_report(min_memory_gb=1e6).ok
+
+
+def test_check_failed_renders_as_one_message():
+    with pytest.raises(CheckFailed) as info:
+        expect_equal(3, 4, "the answer", hint="add one")
+    assert info.value._render_traceback_() == ["\u274c the answer: expected 4, got 3. Hint: add one"]
+
+
+def test_call_solution_turns_stub_and_crash_into_messages():
+    def stub():
+        raise NotImplementedError
+
+    def crash(x):
+        return 1 / x
+
+    with pytest.raises(CheckFailed, match="still raises NotImplementedError"):
+        call_solution(stub)
+    with pytest.raises(CheckFailed, match=r"crash\(0\)` raised ZeroDivisionError"):
+        call_solution(crash, 0)
+    with pytest.raises(CheckFailed, match="should be a function"):
+        call_solution(42, name="f")
+    with pytest.raises(CheckFailed, match="still `...`"):
+        expect_filled(..., "answer")
+    with pytest.raises(CheckFailed, match="expected about 1"):
+        expect_close(1.1, 1.0, "ratio")
+    expect_close(1.00001, 1.0, "ratio")
+
+
+def test_strip_solution_blocks_and_one_liners():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x\n    return y\n    ### END SOLUTION\nk = 3  # SOLUTION\n"
+    lab = strip_solution(source)
+    assert "return y" not in lab and "k = 3" not in lab
+    assert '    raise NotImplementedError("replace this line with your code")' in lab
+    assert "k = ...  # YOUR ANSWER HERE" in lab
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "must sit inside a function"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1", "without ### END"),
+    ("def f():\n    ### END SOLUTION", "without ### BEGIN"),
+    ("print(1)  # SOLUTION", "only assignments"),
+])
+def test_strip_solution_rejects_unusable_markers(source, message):
+    with pytest.raises(LabSyntaxError, match=message):
+        strip_solution(source)
+
+
+def test_tests_run_offline_without_progress_bars():
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TQDM_DISABLE"] == "1"
