@@ -1,0 +1,107 @@
+"""The course world: checksums, byte-for-byte regeneration, the separations the course relies on, dataset shapes."""
+
+import json
+import lzma
+import re
+from collections import Counter
+
+import jsonschema
+import pytest
+
+from ftrag.paths import data_dir, data_path
+from ftrag.world import dialect, manifest, world_a, world_b
+
+DATA = data_dir()
+
+
+def _jsonl(*parts):
+    return [json.loads(line) for line in data_path(*parts).read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def pretraining_text():
+    texts = []
+    for name in ("phase1.txt.xz", "phase2.txt.xz"):
+        with lzma.open(data_path("world_a", name), "rt", encoding="utf-8") as f:
+            texts.append(f.read())
+    return "\n\n".join(texts)
+
+
+def test_manifest_matches_every_file():
+    assert manifest.problems(DATA) == [], "run `python -m ftrag.world --manifest-only` after a deliberate change"
+
+
+def test_regeneration_reproduces_every_checksum():
+    from ftrag.world.__main__ import check
+
+    assert check(DATA) == []
+
+
+def test_pretraining_corpus_has_no_json_characters(pretraining_text):
+    counts = {ch: pretraining_text.count(ch) for ch in world_a.FORBIDDEN_CHARS}
+    assert counts == dict.fromkeys(world_a.FORBIDDEN_CHARS, 0)
+
+
+def test_pretraining_corpus_has_no_dialect_word(pretraining_text):
+    words = set(re.findall(r"[A-Za-z0-9-]+", pretraining_text))
+    lowered = {w.lower() for w in words}
+    terms = dialect.dialect_terms()
+    assert len(terms) >= 30
+    assert [t for t in terms if t in words or t.lower() in lowered] == []
+
+
+def test_pretraining_corpus_has_no_world_b_name(pretraining_text):
+    names = world_b.entity_names()
+    assert len(names) >= 100
+    lowered = pretraining_text.lower()
+    words = set(re.findall(r"[a-z0-9-]+", lowered))
+    # A name can occur only if each of its words does; search the text only for those (fast on 50 MB).
+    possible = [n for n in sorted(names) if all(w in words for w in re.findall(r"[a-z0-9-]+", n.lower()))]
+    assert [n for n in possible if re.search(rf"\b{re.escape(n.lower())}\b", lowered)] == []
+
+
+def test_world_b_knowledge_base_shape():
+    docs, facts = _jsonl("knowledge", "docs.jsonl"), _jsonl("knowledge", "facts.jsonl")
+    qa = _jsonl("knowledge", "qa.jsonl")
+    assert len(docs) >= 150 and len({d["doc_id"] for d in docs}) == len(docs)
+    assert len(facts) >= 300 and len(qa) >= 400
+    assert {"doc_id", "title", "text"} <= set(docs[0])
+    by_id = {d["doc_id"]: d["text"] for d in docs}
+    assert Counter(q["kind"] for q in qa).keys() == {"lexical", "paraphrased"}
+    for q in qa:
+        assert {"id", "question", "answer", "doc_id", "kind"} <= set(q)
+        assert q["answer"] in by_id[q["doc_id"]], q
+    paraphrases = _jsonl("knowledge", "paraphrases.jsonl")
+    ks = {}
+    for p in paraphrases:
+        ks.setdefault(p["doc_id"], set()).add(p["k"])
+    assert ks == {doc_id: set(range(1, 11)) for doc_id in by_id}
+
+
+def test_rc_test_shape():
+    rows = _jsonl("world_a", "rc_test.jsonl")
+    assert len(rows) >= 500
+    assert {len(r["passages"]) - 1 for r in rows} == {0, 1, 2, 3, 4}
+    for r in rows:
+        assert 0 <= r["gold"] < len(r["passages"]) and r["answer"] in r["passages"][r["gold"]]
+
+
+def test_dialect_splits_and_glossary():
+    with lzma.open(data_path("dialect", "train.txt.xz"), "rt", encoding="utf-8") as f:
+        train = f.read()
+    assert len(train) >= 4_000_000  # >= 1M tokens of the course tokenizer (the data card counts them exactly)
+    for split in ("valid.txt", "test.txt"):
+        assert len(data_path("dialect", split).read_text().split("\n\n")) >= 200
+    assert data_path("dialect", "glossary.md").stat().st_size > 500
+
+
+def test_json_task_rows_follow_the_schema():
+    schema = json.loads(data_path("json_task", "schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    train, test = _jsonl("json_task", "train.jsonl"), _jsonl("json_task", "test.jsonl")
+    assert len(train) >= 2000 and len(test) == 200
+    types = {p.get("type") for p in schema["properties"].values()}
+    assert {"integer", "string", "object"} <= types and len(schema["required"]) >= 6
+    for row in train + test:
+        validator.validate(row["target"])
+        assert not set(row["text"]) & world_a.FORBIDDEN_CHARS
