@@ -2,14 +2,13 @@
 
 import json
 import lzma
-import re
 from collections import Counter
 
 import jsonschema
 import pytest
 
 from ftrag.paths import data_dir, data_path
-from ftrag.world import dialect, manifest, world_a, world_b
+from ftrag.world import dialect, manifest, separation, world_a, world_b
 
 DATA = data_dir()
 
@@ -20,11 +19,7 @@ def _jsonl(*parts):
 
 @pytest.fixture(scope="module")
 def pretraining_text():
-    texts = []
-    for name in ("phase1.txt.xz", "phase2.txt.xz"):
-        with lzma.open(data_path("world_a", name), "rt", encoding="utf-8") as f:
-            texts.append(f.read())
-    return "\n\n".join(texts)
+    return separation.pretraining_corpus()
 
 
 def test_manifest_matches_every_file():
@@ -38,26 +33,25 @@ def test_regeneration_reproduces_every_checksum():
 
 
 def test_pretraining_corpus_has_no_json_characters(pretraining_text):
-    counts = {ch: pretraining_text.count(ch) for ch in world_a.FORBIDDEN_CHARS}
-    assert counts == dict.fromkeys(world_a.FORBIDDEN_CHARS, 0)
+    assert separation.char_counts(pretraining_text) == dict.fromkeys('{}[]"', 0)
 
 
 def test_pretraining_corpus_has_no_dialect_word(pretraining_text):
-    words = set(re.findall(r"[A-Za-z0-9-]+", pretraining_text))
-    lowered = {w.lower() for w in words}
     terms = dialect.dialect_terms()
     assert len(terms) >= 30
-    assert [t for t in terms if t in words or t.lower() in lowered] == []
+    assert separation.term_hits(pretraining_text, terms) == []
 
 
 def test_pretraining_corpus_has_no_world_b_name(pretraining_text):
     names = world_b.entity_names()
     assert len(names) >= 100
-    lowered = pretraining_text.lower()
-    words = set(re.findall(r"[a-z0-9-]+", lowered))
-    # A name can occur only if each of its words does; search the text only for those (fast on 50 MB).
-    possible = [n for n in sorted(names) if all(w in words for w in re.findall(r"[a-z0-9-]+", n.lower()))]
-    assert [n for n in possible if re.search(rf"\b{re.escape(n.lower())}\b", lowered)] == []
+    assert separation.term_hits(pretraining_text, names) == []
+
+
+def test_term_hits_finds_whole_words_only():
+    text = "Anna Berg met Tom. The QRV code."
+    found = separation.term_hits(text, ["anna berg", "QRV", "Tomas", "berg met", "Ann"])
+    assert found == ["QRV", "anna berg", "berg met"]
 
 
 def test_world_b_knowledge_base_shape():

@@ -1,0 +1,45 @@
+"""Reading the course's data files: JSONL rows and corpus examples (plain or xz-compressed)."""
+
+from __future__ import annotations
+
+import json
+import lzma
+from pathlib import Path
+
+from ftrag.paths import data_path
+
+
+def _resolve(path: str | Path, parts: tuple[str, ...]) -> Path:
+    """A path inside data/ (``read_jsonl("knowledge", "qa.jsonl")``) or any existing file path."""
+    if parts or not Path(path).is_absolute() and not Path(path).exists():
+        return data_path(str(path), *parts)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} does not exist")
+    return Path(path)
+
+
+def read_jsonl(path: str | Path, *parts: str) -> list[dict]:
+    """Rows of a JSONL file; a malformed line raises an error naming the file and line."""
+    file = _resolve(path, parts)
+    rows = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{file.name}, line {number}: not valid JSON ({exc.msg}); fix or regenerate the file "
+                             f"(`python -m ftrag.world` for the course data)") from exc
+        if not isinstance(row, dict):
+            raise ValueError(f"{file.name}, line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
+def read_examples(path: str | Path, *parts: str, limit: int = 0) -> list[str]:
+    """Examples of a corpus file (.txt or .txt.xz), separated by one blank line (the first ``limit`` if set)."""
+    file = _resolve(path, parts)
+    opener = lzma.open if file.suffix == ".xz" else open
+    with opener(file, "rt", encoding="utf-8") as f:
+        examples = [e.strip() for e in f.read().split("\n\n") if e.strip()]
+    return examples[:limit] if limit else examples

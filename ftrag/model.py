@@ -1,0 +1,346 @@
+"""Loading a model and using it: the prompt format, generation, exact match and perplexity.
+
+Every lesson goes through these few functions, so the course model (``course-lm``, trained by
+``python -m ftrag.pretrain``) and a hub model (e.g. ``HuggingFaceTB/SmolLM2-135M``) are used the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import socket
+import string
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+
+from ftrag.env import get_device
+from ftrag.paths import data_path
+
+DEFAULT_MODEL = "course-lm"
+MODEL_ENV = "FTRAG_MODEL"  # selects the model for a whole run when a lesson passes name=None
+# Aliases for the models the course ships, as paths inside data/.
+COURSE_MODELS = {
+    "course-lm": ("models", "course-lm"),  # the reader every lesson uses
+    "course-lm-small": ("models", "course-lm-small"),  # a weaker reader, to show that RAG needs a capable model
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "org/name", as the Hugging Face Hub spells ids
+
+
+class ModelUnavailableError(RuntimeError):
+    """A model could not be loaded (hub unreachable, missing files); the message says what to do instead."""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading
+
+
+def _resolve(name: str) -> tuple[str, bool]:
+    """Map a model name to (what from_pretrained gets, whether it is a hub id)."""
+    if name in COURSE_MODELS:
+        try:
+            return str(data_path(*COURSE_MODELS[name])), False
+        except FileNotFoundError as exc:
+            raise ModelUnavailableError(
+                f"the course model {name!r} is not in data/{'/'.join(COURSE_MODELS[name])}. It ships with the "
+                f"course; if it is missing, train it with `python -m ftrag.pretrain` (about 2 hours on 2 CPU cores)."
+            ) from exc
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{str(path)!r} is a folder but holds no config.json, so it is not a saved model")
+        return str(path.resolve()), False
+    if _HUB_ID.match(name) and not path.exists():
+        return name, True
+    raise ValueError(
+        f"unknown model {name!r}; choose one of: {', '.join(COURSE_MODELS)}, a local folder saved with "
+        f"save_pretrained(), or a Hugging Face Hub id such as 'HuggingFaceTB/SmolLM2-135M'"
+    )
+
+
+def _hub_offline() -> str | None:
+    """Why the hub cannot be used right now (offline mode, no network), or None if it answers."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "HF_HUB_OFFLINE is set"
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:  # one quick connection instead of huggingface_hub's retries with back-off (a minute or two offline)
+        socket.create_connection((host, 443), timeout=3).close()
+    except OSError as exc:
+        return f"no network: {host} did not answer ({type(exc).__name__})"
+    return None
+
+
+def _hub_error(name: str, why: str) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"could not load {name!r} from the Hugging Face Hub ({why}), and it is not in the local cache. "
+        f"Offline, use the course's own model: load_model({DEFAULT_MODEL!r}), or set {MODEL_ENV}={DEFAULT_MODEL} "
+        f"(or unset {MODEL_ENV})."
+    )
+
+
+def _from_pretrained(name: str, source: str, is_hub: bool, kwargs: dict):
+    """Tokenizer and model; for a hub id, the local cache first, then the hub (with a clear error if offline)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def load(**extra):
+        return AutoTokenizer.from_pretrained(source, **extra), AutoModelForCausalLM.from_pretrained(
+            source, **kwargs, **extra)
+
+    if not is_hub:
+        return load()
+    try:
+        return load(local_files_only=True)  # cached: no network needed
+    except Exception:  # not cached, or cached incompletely: try the hub below
+        pass
+    why = _hub_offline()
+    if why:
+        raise _hub_error(name, why)
+    try:
+        return load()
+    except Exception as exc:  # the hub raises many kinds (HTTP, repository not found, gated): one clear message
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        raise _hub_error(name, f"the hub answered but loading failed, so check the id: {type(exc).__name__}: "
+                               f"{first_line}") from exc
+
+
+def load_model(name: str | None = None, *, device: str | None = None, dtype: torch.dtype | None = None,
+               load_in_4bit: bool = False):
+    """Load ``(model, tokenizer)``: ``course-lm`` (default, or ``$FTRAG_MODEL``), a local folder or a hub id."""
+    name = name or os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
+    source, is_hub = _resolve(name)
+    device = get_device(device)
+    kwargs: dict = {"dtype": dtype or torch.float32}
+    if load_in_4bit:
+        try:
+            import bitsandbytes  # noqa: F401  (fail here, with a hint, rather than deep inside transformers)
+            from transformers import BitsAndBytesConfig
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "load_in_4bit=True needs bitsandbytes: `python -m pip install bitsandbytes`, "
+                "or load the model without 4-bit quantization"
+            ) from exc
+        # The weights are stored as 4-bit NF4 either way; compute in bf16 on a GPU that has it, in fp32 on a CPU
+        # (many CPUs emulate bf16: on an AVX2-only one a bf16 matmul is ~100x slower than fp32).
+        compute = torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute)
+        kwargs["device_map"] = {"": device}
+        kwargs["dtype"] = dtype or compute  # dtype of the layers left unquantized (norms, embeddings)
+    tokenizer, model = _from_pretrained(name, source, is_hub, kwargs)
+    if not load_in_4bit:
+        model.to(device)
+    if tokenizer.pad_token is None:  # many hub tokenizers have no pad token; EOS is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # generation appends on the right, so prompts must end at the same column
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.eval()
+    return model, tokenizer
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The prompt format (fixed: the course model was pretrained on exactly this)
+
+
+def format_prompt(question: str, passages: Sequence[str] = ()) -> str:
+    """One ``Passage:`` line per passage, then ``Question:`` and ``Answer:``; the model continues with " <answer>"."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"question must be a non-empty string, got {question!r}")
+    if isinstance(passages, str):  # a bare string would be read as one passage per character
+        raise ValueError("passages must be a list of strings, not one string; wrap it: [passage]")
+    lines = []
+    for i, passage in enumerate(passages):
+        if not isinstance(passage, str) or not passage.strip():
+            raise ValueError(f"passage {i} must be a non-empty string, got {passage!r}")
+        # A newline inside a passage would look like the start of a new field to the model.
+        lines.append("Passage: " + " ".join(passage.split()))
+    lines.append("Question: " + " ".join(question.split()))
+    lines.append("Answer:")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Generation
+
+
+def with_distractors(row: dict, n: int) -> list[str]:
+    """An RC row's gold passage and its first ``n`` distractors, in the row's own order (for ``format_prompt``)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    others = [i for i in range(len(row["passages"])) if i != row["gold"]][:n]
+    return [row["passages"][i] for i in sorted([*others, row["gold"]])]
+
+
+def _newline_token_ids(tokenizer) -> list[int]:
+    """Ids of every token whose text contains a newline (a byte-level BPE may merge "\\n" with other bytes)."""
+    cache = getattr(tokenizer, "_ftrag_newline_ids", None)
+    if cache is None:
+        pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        cache = [i for i, piece in enumerate(pieces) if "\n" in piece]
+        tokenizer._ftrag_newline_ids = cache
+    return cache
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 16, do_sample: bool = False,
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             stop_at_newline: bool = True, batch_size: int = 32) -> list[str]:
+    """Continue each prompt (greedy by default) and return the new text, cut at end-of-text and newline."""
+    if isinstance(prompts, str):
+        raise ValueError("prompts must be a list of strings; for one prompt pass [prompt]")
+    if max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}")
+    if do_sample and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 when sampling, got {temperature} (use do_sample=False for greedy)")
+    prompts = list(prompts)
+    if not prompts:
+        return []
+    eos = tokenizer.eos_token_id
+    stop_ids = [i for i in [eos] if i is not None] + (_newline_token_ids(tokenizer) if stop_at_newline else [])
+    # Say every sampling knob explicitly, so a hub model's own generation_config (often sampling) cannot leak in.
+    # (top_k=0 and top_p=1.0 switch those filters off; None would fall back to the library's top_k=50.)
+    sampling = dict(do_sample=True, temperature=temperature, top_k=top_k or 0, top_p=top_p or 1.0) if do_sample \
+        else dict(do_sample=False, temperature=None, top_k=None, top_p=None)
+    old_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    device = _device_of(model)
+    # Longest prompts first, so a batch holds prompts of similar length and little padding.
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    outputs: list[str] = [""] * len(prompts)
+    try:
+        # With a seed, a private RNG stream: the same text every time, and the global RNG is left alone.
+        # Without one, sampling draws from (and advances) the global RNG, as torch.manual_seed(...) set it.
+        if seed is None:
+            rng = contextlib.nullcontext()
+        elif device.type == "cpu":
+            rng = torch.random.fork_rng(devices=[])
+        else:
+            rng = torch.random.fork_rng(devices=[device.index or 0], device_type=device.type)
+        with rng:
+            if seed is not None:
+                torch.manual_seed(seed)
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop_ids or None,
+                                     pad_token_id=tokenizer.pad_token_id, **sampling)
+                new = out[:, enc["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
+                for i, row in zip(idx, new.tolist(), strict=True):
+                    if eos is not None and eos in row:
+                        row = row[:row.index(eos)]
+                    text = tokenizer.decode(row, skip_special_tokens=True)
+                    if stop_at_newline:
+                        text = text.split("\n", 1)[0]
+                    outputs[i] = text.strip()
+    finally:
+        tokenizer.padding_side = old_side
+    return outputs
+
+
+def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: Sequence[Sequence[str]] | None = None,
+                     **kw) -> list[str]:
+    """Answer each question (with its passages, if given) in the course's prompt format."""
+    if isinstance(questions, str):
+        raise ValueError("questions must be a list of strings; for one question pass [question]")
+    if passages_list is None:
+        passages_list = [()] * len(questions)
+    if len(passages_list) != len(questions):
+        raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists; "
+                         "pass one list per question")
+    prompts = [format_prompt(q, p) for q, p in zip(questions, passages_list, strict=True)]
+    return generate(model, tokenizer, prompts, **kw)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exact match
+
+_ARTICLE = re.compile(r"^(a|an|the)\s+")
+_TRAILING_PUNCT = string.punctuation.replace(")", "").replace("]", "").replace("}", "")  # keep closing brackets
+
+
+def normalize_answer(s: str) -> str:
+    """Lowercase, collapse spaces, drop trailing punctuation and a leading article (a/an/the)."""
+    s = " ".join(str(s).lower().split())
+    s = s.rstrip(_TRAILING_PUNCT + " ")
+    return _ARTICLE.sub("", s).strip()
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
+    """Share of predictions equal to their reference after normalize_answer (a reference may list several)."""
+    if isinstance(predictions, str) or isinstance(references, str):
+        raise ValueError("predictions and references must be lists of strings, not one string")
+    if len(predictions) != len(references):
+        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references; they must pair up")
+    if not predictions:
+        raise ValueError("exact_match needs at least one prediction")
+    hits = 0
+    for pred, ref in zip(predictions, references, strict=True):
+        refs = [ref] if isinstance(ref, str) else list(ref)
+        hits += normalize_answer(pred) in {normalize_answer(r) for r in refs}
+    return hits / len(predictions)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Perplexity
+
+
+def encode_for_lm(tokenizer, text: str, *, add_eos: bool = True, max_length: int | None = None) -> list[int]:
+    """Token ids of one text as the model was trained on it: the tokenizer's BOS (if any), the text, then EOS."""
+    ids = tokenizer(text)["input_ids"]
+    if add_eos and tokenizer.eos_token_id is not None and (not ids or ids[-1] != tokenizer.eos_token_id):
+        ids = ids + [tokenizer.eos_token_id]
+    return ids[:max_length] if max_length else ids
+
+
+@torch.no_grad()
+def _nll_rows(model, rows: list[list[int]], pad_id: int) -> list[torch.Tensor]:
+    """Per-token negative log-likelihood (nats) of each row, token 1.. predicted from its prefix."""
+    device = _device_of(model)
+    width = max(len(r) for r in rows)
+    # Right padding: a causal model never looks right, so the real tokens' positions and losses are unchanged.
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()  # (B, T, V)
+    nll = F.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:].to(device), reduction="none")  # (B, T-1)
+    return [nll[i, :len(r) - 1].cpu() for i, r in enumerate(rows)]
+
+
+def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, max_length: int = 512) -> float:
+    """Token-weighted perplexity exp(mean NLL) over all texts, each text on its own row (BOS + text + EOS)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    rows = [encode_for_lm(tokenizer, t, max_length=max_length) for t in texts]
+    rows = [r for r in rows if len(r) >= 2]  # a row of one token predicts nothing
+    if not rows:
+        raise ValueError("perplexity needs at least one non-empty text")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    rows.sort(key=len)  # similar lengths share a batch: less padding
+    total, count = 0.0, 0
+    for start in range(0, len(rows), batch_size):
+        for nll in _nll_rows(model, rows[start:start + batch_size], pad_id):
+            total += nll.double().sum().item()
+            count += nll.numel()
+    return math.exp(total / count)
+
+
+def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:
+    """Each token of ``text`` (as a string) and its loss in nats given everything before it (for loss plots)."""
+    if not isinstance(text, str) or not text:
+        raise ValueError("text must be a non-empty string")
+    ids = encode_for_lm(tokenizer, text, add_eos=False)
+    if len(ids) < 2:  # no BOS in this tokenizer and a one-token text: nothing to predict from
+        raise ValueError(f"{text!r} is a single token and this tokenizer adds no BOS; give a longer text")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    nll = _nll_rows(model, [ids], pad_id)[0]
+    tokens = [tokenizer.decode([i]) for i in ids[1:]]
+    return tokens, nll.tolist()

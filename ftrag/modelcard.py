@@ -1,0 +1,252 @@
+"""Measure a course model and write its model card: ``python -m ftrag.modelcard [--model course-lm]``.
+
+Every number in ``data/models/<name>/README.md`` comes from this module, which also stores them in ``eval.json``
+beside the weights, with the same measurements on a fixed small sample that ``tests/test_model.py`` re-runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ftrag.files import read_examples, read_jsonl
+from ftrag.model import (
+    answer_questions,
+    exact_match,
+    format_prompt,
+    generate,
+    load_model,
+    perplexity,
+    with_distractors,
+)
+
+# The zero-shot JSON prompt: the notice as a passage, the request as a question (the model's own format).
+JSON_QUESTION = "What is this notice written as a JSON object?"
+SAMPLE = {"rc": 120, "closed_book_b": 200, "json": 40, "heldout": 60}  # rows the test re-measures
+DISTRACTORS = (0, 1, 2, 4)
+
+
+def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:
+    """Reading-comprehension EM on the rows that have at least ``n`` distractors (and how many rows)."""
+    rows = [r for r in rows if len(r["passages"]) - 1 >= n]
+    preds = answer_questions(model, tok, [r["question"] for r in rows], [with_distractors(r, n) for r in rows],
+                             max_new_tokens=16)
+    return exact_match(preds, [r["answer"] for r in rows]), len(rows)
+
+
+def json_parse_rate(model, tok, notices: list[str], max_new_tokens: int = 96) -> float:
+    """Share of notices for which the model's zero-shot answer is text that ``json.loads`` accepts."""
+    outs = generate(model, tok, [format_prompt(JSON_QUESTION, [n]) for n in notices],
+                    max_new_tokens=max_new_tokens, stop_at_newline=False)
+
+    def parses(text: str) -> bool:
+        try:
+            json.loads(text)
+            return True
+        except ValueError:
+            return False
+
+    return sum(parses(o) or parses(o.split("\n", 1)[0]) for o in outs) / len(outs)
+
+
+def measure(model, tok, sample_only: bool = False) -> dict:
+    """All card numbers (on the full sets, or on the fixed test sample only)."""
+    rc = read_jsonl("world_a", "rc_test.jsonl")
+    qa_b = read_jsonl("knowledge", "qa.jsonl")
+    notices = [r["text"] for r in read_jsonl("json_task", "test.jsonl")]
+    heldout = read_examples("world_a", "heldout.txt")
+    closed_a = read_jsonl("world_a", "closed_book.jsonl")
+    if sample_only:
+        rc, qa_b, notices = rc[: SAMPLE["rc"]], qa_b[: SAMPLE["closed_book_b"]], notices[: SAMPLE["json"]]
+        heldout = heldout[: SAMPLE["heldout"]]
+    out: dict = {"heldout_ppl": round(perplexity(model, tok, heldout), 3)}
+    for n in DISTRACTORS:
+        em, rows = rc_em(model, tok, rc, n)
+        out[f"rc_em_d{n}"], out[f"rc_rows_d{n}"] = round(em, 4), rows
+    preds = answer_questions(model, tok, [q["question"] for q in qa_b], max_new_tokens=16)
+    out["closed_book_world_b_em"] = round(exact_match(preds, [q["answer"] for q in qa_b]), 4)
+    out["json_zero_shot_parse_rate"] = round(json_parse_rate(model, tok, notices), 4)
+    if not sample_only:
+        preds = answer_questions(model, tok, [q["question"] for q in closed_a], max_new_tokens=16)
+        out["closed_book_world_a_em"] = round(exact_match(preds, [q["answer"] for q in closed_a]), 4)
+    return out
+
+
+def generation_speed(model, tok, new_tokens: int = 64) -> dict:
+    """Greedy tokens per second, one prompt at a time and 32 at once (EOS ignored so every run is full length)."""
+    import torch
+
+    speeds = {}
+    for batch in (1, 32):
+        enc = tok(["Passage: Anna Berg was born in"] * batch, return_tensors="pt")
+        model.generate(**enc, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)  # warm-up
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                           pad_token_id=tok.pad_token_id)
+        speeds[f"batch_{batch}"] = round(batch * new_tokens / (time.perf_counter() - start))
+    return speeds
+
+
+def samples(model, tok) -> list[tuple[str, str]]:
+    """A few prompts and the model's greedy continuations, for the card."""
+    rc = read_jsonl("world_a", "rc_test.jsonl")[0]
+    qa_b = read_jsonl("knowledge", "qa.jsonl")[0]
+    prompts = [
+        "Once upon a time,",
+        "Anna Berg was born in",
+        format_prompt(rc["question"], [rc["passages"][rc["gold"]]]),
+        format_prompt(qa_b["question"]),
+        format_prompt(JSON_QUESTION, [read_jsonl("json_task", "test.jsonl")[0]["text"]]),
+    ]
+    outs = generate(model, tok, prompts, max_new_tokens=40, stop_at_newline=False)
+    return list(zip(prompts, outs, strict=True))
+
+
+def loss_plot(model_dir: Path) -> None:
+    """loss.png from the training log beside the weights."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines() if line]
+    steps = [r for r in log if "loss" in r]
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    for phase in sorted({r.get("phase", 1) for r in steps}):
+        rows = [r for r in steps if r.get("phase", 1) == phase]
+        ax.plot([r["tokens"] / 1e6 for r in rows], [r["loss"] for r in rows], label=f"phase {phase}")
+    ax.set(xlabel="training tokens (millions)", ylabel="loss (nats/token)", title="course-lm pretraining loss")
+    ax.set_ylim(0, None)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(model_dir / "loss.png")
+    plt.close(fig)
+
+
+TRIED = """\
+- The design's spike (3.6M parameters, a CPU with AVX512-BF16) trained at 11.8k tokens/s in bf16. This machine's
+  CPU has AVX2 only: bf16 matmuls are emulated (the summary's bf16 peak) and fp32 is the fast path, at a few
+  thousand tokens/s. So the recipe kept the spike's data design (one example per row, never packed; short passages
+  first, then biographies with distractors; questions about every fact) and fitted the shape to the time: 4 layers
+  of width 256 (4.2M parameters, tied embeddings) rather than 6 (5.8M, about 40% slower per token).
+- A first launch of the same recipe with a 17M-token budget ran at 0.5-2.5k tokens/s while other jobs shared the
+  two cores (PyTorch threads oversubscribed): it would not have finished in the session, so it was stopped and
+  restarted from scratch with a 13M-token budget. Nothing else ran beside the final run's last part.
+"""
+
+
+def write_card(model_dir: Path, result: dict) -> Path:
+    """README.md beside the weights, from eval.json's numbers and the training summary."""
+    summary = json.loads((model_dir / "training_summary.json").read_text())
+    cfg, full, sample = summary["config"], result["full"], result["sample"]
+    rows = "\n".join(
+        f"| reading comprehension EM, gold passage + {n} distractor{'s' if n != 1 else ''} | "
+        f"{full[f'rc_em_d{n}']:.3f} ({full[f'rc_rows_d{n}']} rows) | {sample[f'rc_em_d{n}']:.3f} |"
+        for n in DISTRACTORS)
+    peak, speed = summary["matmul_peak_tflops"], result["generation_tokens_per_s"]
+    training = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in [
+        ("curriculum", f"phase 1: {cfg['phase1_budget']:,.0f} tokens of short passages; phase 2: "
+                       f"{cfg['phase2_budget']:,.0f} tokens of biographies with 0-4 distractors, mixed with "
+                       "short ones"),
+        ("batches", f"one example per row, never packed; length-bucketed, about {cfg['batch_tokens']:,} padded tokens"),
+        ("optimiser", f"AdamW, peak lr {cfg['lr']}, {cfg['schedule']} schedule, {cfg['warmup_steps']} warm-up steps, "
+                      f"weight decay {cfg['weight_decay']}"),
+        ("steps, tokens", f"{summary['steps']:,} steps, {summary['tokens']:,} tokens "
+                          f"({summary['padded_tokens']:,} with padding)"),
+        ("time", f"{summary['train_seconds'] / 60:.0f} minutes of training, {summary['wall_seconds'] / 60:.0f} minutes "
+                 f"wall, {summary['threads']} threads, {summary['precision']}"),
+        ("CPU", summary["cpu"]),
+        ("throughput", f"{summary['tokens_per_s']:,} tokens/s"),
+        ("matmul peak, measured in the same run", f"fp32 {peak['float32']} TFLOP/s, bf16 {peak['bfloat16']} TFLOP/s"),
+        ("model FLOPs (6 x parameters x tokens/s)", f"{summary['model_flops_tflops']} TFLOP/s = "
+                                                    f"{summary['model_flops_share_of_peak']:.0%} of the "
+                                                    f"{summary['precision']} peak"),
+    ])
+    samples_md = "\n\n".join(f"```\n{p}\u2192{o}\n```" for p, o in result["samples"])
+    text = f"""---
+license: mit
+library_name: transformers
+pipeline_tag: text-generation
+---
+
+# course-lm
+
+The small language model of the course *Fine-tune or RAG?*. A `LlamaForCausalLM` with
+{result['parameters']:,} parameters ({cfg['num_layers']} layers, width {cfg['hidden_size']}, {cfg['num_heads']} heads,
+SwiGLU width {cfg['intermediate_size']}, tied embeddings, context {cfg['max_len']}), and a byte-level BPE tokenizer of
+{summary.get('vocab_size', 'about 4k')} tokens trained on World A. It was trained from scratch on World A only
+(`data/world_a/phase1.txt.xz`, then `phase2.txt.xz`), so it has never seen a brace, a word of the company dialect
+or a fact of World B. Load it with plain transformers:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained("data/models/course-lm")
+tokenizer = AutoTokenizer.from_pretrained("data/models/course-lm")
+```
+
+Prompt format: one `Passage: ...` line per passage, then `Question: ...`, then `Answer:`; the model answers on the
+same line and ends with `<|endoftext|>` or a newline. Closed-book questions omit the passages.
+
+## Measured (`python -m ftrag.modelcard`; the sample column is re-measured by `tests/test_model.py`)
+
+| measurement | full set | test sample |
+|---|---|---|
+| held-out World A perplexity (`heldout.txt`) | {full['heldout_ppl']:.2f} | {sample['heldout_ppl']:.2f} |
+{rows}
+| closed-book EM on World B questions (`qa.jsonl`, never seen) | {full['closed_book_world_b_em']:.3f} \
+| {sample['closed_book_world_b_em']:.3f} |
+| closed-book EM on famous World A facts (`closed_book.jsonl`) | {full['closed_book_world_a_em']:.3f} | |
+| JSON task, zero-shot: share of outputs `json.loads` accepts | {full['json_zero_shot_parse_rate']:.3f} \
+| {sample['json_zero_shot_parse_rate']:.3f} |
+
+Test sample sizes: {result['sample_sizes']}. Greedy generation speed on this CPU:
+{speed['batch_1']} tokens/s one prompt at a time, {speed['batch_32']} tokens/s for 32 prompts at once.
+
+## Training
+
+`{summary['command']}` (seed {summary['seed']}; the same command resumes from the last checkpoint if interrupted).
+
+{training}
+
+![loss](loss.png)
+
+### What was tried
+
+{TRIED}
+## Sample generations (greedy)
+
+{samples_md}
+
+## Limits
+
+A 4M-parameter reader of a toy world: it copies answers out of short passages well and is easily distracted by
+several similar passages; it knows only World A's famous facts by heart; it has no instruction following. It is a
+laboratory instrument for the course, not a general model.
+"""
+    path = model_dir / "README.md"
+    path.write_text(text)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Measure a course model and write its model card and eval.json.")
+    parser.add_argument("--model", default="course-lm", help="course-lm, course-lm-small or a local model folder")
+    args = parser.parse_args(argv)
+    model, tok = load_model(args.model, device="cpu")
+    model_dir = Path(model.name_or_path)
+    result = {"full": measure(model, tok), "sample": measure(model, tok, sample_only=True),
+              "sample_sizes": SAMPLE, "generation_tokens_per_s": generation_speed(model, tok),
+              "parameters": sum(p.numel() for p in model.parameters())}
+    result["samples"] = samples(model, tok)
+    (model_dir / "eval.json").write_text(json.dumps(result, indent=1) + "\n")
+    loss_plot(model_dir)
+    write_card(model_dir, result)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
