@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import lzma
 from pathlib import Path
@@ -43,3 +44,12 @@ def read_examples(path: str | Path, *parts: str, limit: int = 0) -> list[str]:
     with opener(file, "rt", encoding="utf-8") as f:
         examples = [e.strip() for e in f.read().split("\n\n") if e.strip()]
     return examples[:limit] if limit else examples
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftrag.files import read_examples
+from ftrag.files import read_examples, sha256
 from ftrag.paths import data_path, repo_root
 
 EOT = "<|endoftext|>"  # the one special token: BOS, EOS and padding
@@ -134,7 +134,7 @@ def prepare_tokenizer(cfg: PretrainConfig, corpora: list[Path], work: Path, resu
 
     tok_dir = work / "tokenizer"
     meta = tok_dir / "ftrag_tokenizer.json"  # what it was trained on
-    key = {"corpus_sha256": [_sha256(c) for c in corpora], "vocab_size": cfg.vocab_size,
+    key = {"corpus_sha256": [sha256(c) for c in corpora], "vocab_size": cfg.vocab_size,
            "max_examples": cfg.max_examples}
     old_key = json.loads(meta.read_text()) if meta.exists() else None
     if old_key == key:
@@ -155,17 +155,9 @@ def prepare_tokenizer(cfg: PretrainConfig, corpora: list[Path], work: Path, resu
     return tokenizer
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def tokenize_cached(examples_fn, corpus: Path, tokenizer, cache: Path, cfg: PretrainConfig):
     """(tokens, offsets) of every example as one flat uint16 array, BOS + text + EOS; cached in the work dir."""
-    key = hashlib.sha256(json.dumps([_sha256(corpus), tokenizer.backend_tokenizer.to_str(), cfg.max_len,
+    key = hashlib.sha256(json.dumps([sha256(corpus), tokenizer.backend_tokenizer.to_str(), cfg.max_len,
                                      cfg.max_examples]).encode()).hexdigest()[:16]
     path = cache.with_name(f"{cache.name}-{key}.npz")
     if path.exists():

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+
+from ftrag.files import sha256
 
 MANIFEST = "MANIFEST.sha256"
 # Not data: the marker the path finder looks for, and the manifest itself.
 _SKIP = {MANIFEST, ".ftrag-data"}
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_files(root: Path) -> list[Path]:
