@@ -79,6 +79,8 @@ def size_table(root: Path) -> str:
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(root / TOKENIZER))
+        tokenizer.no_padding()  # the saved tokenizer may pad a batch to its longest row; count real tokens only
+        tokenizer.no_truncation()
     lines = ["| file | rows | characters | tokens |", "|---|---:|---:|---:|"]
     for folder in ("world_a", "knowledge", "dialect", "json_task"):
         for path in sorted((root / folder).glob("*")):
