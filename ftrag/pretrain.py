@@ -255,15 +255,11 @@ def load_probe_rows(path: Path, n: int) -> dict[int, list[dict]]:
 
 def probe_em(model, tokenizer, probe: dict[int, list[dict]]) -> dict:
     """Reading-comprehension EM with the gold passage alone (em_gold) and with 2 distractors (em_d2)."""
-    from ftrag.model import answer_questions, exact_match, with_distractors
+    from ftrag.modelcard import rc_em  # the model card's measurement, on the probe's rows
 
     model.eval()
-    result = {}
-    for nd, rows in probe.items():
-        if rows:
-            preds = answer_questions(model, tokenizer, [r["question"] for r in rows],
-                                     [with_distractors(r, nd) for r in rows], max_new_tokens=12)
-            result["em_gold" if nd == 0 else f"em_d{nd}"] = round(exact_match(preds, [r["answer"] for r in rows]), 4)
+    result = {"em_gold" if nd == 0 else f"em_d{nd}": round(rc_em(model, tokenizer, rows, nd)[0], 4)
+              for nd, rows in probe.items() if rows}
     model.train()
     return result
 
