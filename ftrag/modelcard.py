@@ -112,7 +112,7 @@ def loss_plot(model_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    log = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines() if line]
+    log = read_jsonl(model_dir / "training_log.jsonl")
     steps = [r for r in log if "loss" in r]
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
     for phase in sorted({r.get("phase", 1) for r in steps}):

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftrag.files import read_examples, sha256
+from ftrag.files import read_examples, read_jsonl, sha256
 from ftrag.paths import data_path, repo_root
 
 EOT = "<|endoftext|>"  # the one special token: BOS, EOS and padding
@@ -248,8 +248,7 @@ def lr_at(cfg: PretrainConfig, step: int, progress: float) -> float:
 
 def load_probe_rows(path: Path, n: int) -> dict[int, list[dict]]:
     """Probe rows of rc_test.jsonl by number of distractors: the first n rows (0), the first n with 3+ passages (2)."""
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_jsonl(path)
     return {0: rows[:n], 2: [r for r in rows if len(r["passages"]) >= 3][:n]}
 
 

@@ -1,20 +1,16 @@
 """The course world: checksums, byte-for-byte regeneration, the separations the course relies on, dataset shapes."""
 
 import json
-import lzma
 from collections import Counter
 
 import jsonschema
 import pytest
 
+from ftrag.files import read_examples, read_jsonl
 from ftrag.paths import data_dir, data_path
 from ftrag.world import dialect, manifest, separation, world_a, world_b
 
 DATA = data_dir()
-
-
-def _jsonl(*parts):
-    return [json.loads(line) for line in data_path(*parts).read_text(encoding="utf-8").splitlines() if line]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +51,8 @@ def test_term_hits_finds_whole_words_only():
 
 
 def test_world_b_knowledge_base_shape():
-    docs, facts = _jsonl("knowledge", "docs.jsonl"), _jsonl("knowledge", "facts.jsonl")
-    qa = _jsonl("knowledge", "qa.jsonl")
+    docs, facts = read_jsonl("knowledge", "docs.jsonl"), read_jsonl("knowledge", "facts.jsonl")
+    qa = read_jsonl("knowledge", "qa.jsonl")
     assert len(docs) >= 150 and len({d["doc_id"] for d in docs}) == len(docs)
     assert len(facts) >= 300 and len(qa) >= 400
     assert {"doc_id", "title", "text"} <= set(docs[0])
@@ -65,7 +61,7 @@ def test_world_b_knowledge_base_shape():
     for q in qa:
         assert {"id", "question", "answer", "doc_id", "kind"} <= set(q)
         assert q["answer"] in by_id[q["doc_id"]], q
-    paraphrases = _jsonl("knowledge", "paraphrases.jsonl")
+    paraphrases = read_jsonl("knowledge", "paraphrases.jsonl")
     ks = {}
     for p in paraphrases:
         ks.setdefault(p["doc_id"], set()).add(p["k"])
@@ -73,7 +69,7 @@ def test_world_b_knowledge_base_shape():
 
 
 def test_rc_test_shape():
-    rows = _jsonl("world_a", "rc_test.jsonl")
+    rows = read_jsonl("world_a", "rc_test.jsonl")
     assert len(rows) >= 500
     assert {len(r["passages"]) - 1 for r in rows} == {0, 1, 2, 3, 4}
     for r in rows:
@@ -81,18 +77,18 @@ def test_rc_test_shape():
 
 
 def test_dialect_splits_and_glossary():
-    with lzma.open(data_path("dialect", "train.txt.xz"), "rt", encoding="utf-8") as f:
-        train = f.read()
-    assert len(train) >= 4_000_000  # >= 1M tokens of the course tokenizer (the data card counts them exactly)
+    train = read_examples("dialect", "train.txt.xz")
+    # >= 1M tokens of the course tokenizer (the data card counts them exactly)
+    assert sum(len(doc) for doc in train) >= 4_000_000
     for split in ("valid.txt", "test.txt"):
-        assert len(data_path("dialect", split).read_text().split("\n\n")) >= 200
+        assert len(read_examples("dialect", split)) >= 200
     assert data_path("dialect", "glossary.md").stat().st_size > 500
 
 
 def test_json_task_rows_follow_the_schema():
     schema = json.loads(data_path("json_task", "schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    train, test = _jsonl("json_task", "train.jsonl"), _jsonl("json_task", "test.jsonl")
+    train, test = read_jsonl("json_task", "train.jsonl"), read_jsonl("json_task", "test.jsonl")
     assert len(train) >= 2000 and len(test) == 200
     types = {p.get("type") for p in schema["properties"].values()}
     assert {"integer", "string", "object"} <= types and len(schema["required"]) >= 6

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import lzma
 from pathlib import Path
+
+from ftrag.files import read_examples, read_jsonl
 
 TOKENIZER = "models/course-lm/tokenizer.json"
 
@@ -58,15 +58,6 @@ tokenizer (byte-level BPE trained on World A, so text it never saw takes more to
 """
 
 
-def _texts(path: Path) -> list[str]:
-    """The rows of a data file, as text."""
-    if path.suffix == ".jsonl":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    opener = lzma.open if path.suffix == ".xz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        return [chunk for chunk in f.read().split("\n\n") if chunk.strip()]
-
-
 def _jsonl_text(row: dict) -> str:
     """The text a row contributes to training or prompts (its string values)."""
     return " ".join(str(v) for v in row.values() if isinstance(v, (str, list, dict)))
@@ -86,9 +77,7 @@ def size_table(root: Path) -> str:
         for path in sorted((root / folder).glob("*")):
             if path.suffix not in (".jsonl", ".xz", ".txt"):
                 continue
-            rows = _texts(path)
-            if path.suffix == ".jsonl":
-                rows = [_jsonl_text(json.loads(r)) for r in rows]
+            rows = [_jsonl_text(r) for r in read_jsonl(path)] if path.suffix == ".jsonl" else read_examples(path)
             chars = sum(len(r) for r in rows)
             tokens = (f"{sum(len(e.ids) for e in tokenizer.encode_batch(rows, add_special_tokens=False)):,}"
                       if tokenizer else "(no tokenizer yet)")
