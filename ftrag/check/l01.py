@@ -1,0 +1,75 @@
+"""Checks for the lab of lesson 01 (autoregressive prediction)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+
+_TOY = torch.tensor([3.0, 2.0, 1.0, 0.0, -1.0])
+
+
+def check_sample_next_token(sample_next_token) -> None:
+    """Exercise 1: temperature and top-p sampling from logits."""
+    gen = torch.Generator().manual_seed(0)
+    got = call_solution(sample_next_token, _TOY, 1.0, 1.0, gen, name="sample_next_token")
+    expect(isinstance(got, int), f"sample_next_token should return a Python int (int(...)), got {type(got).__name__}")
+    cold = {call_solution(sample_next_token, _TOY, 1e-3, 1.0, torch.Generator().manual_seed(s)) for s in range(20)}
+    expect_equal(cold, {0}, "tokens drawn at temperature 0.001",
+                 hint="divide the logits by the temperature before the softmax")
+    nucleus = {call_solution(sample_next_token, _TOY, 1.0, 0.5, torch.Generator().manual_seed(s)) for s in range(50)}
+    expect_equal(nucleus, {0}, f"tokens drawn with top_p=0.5 from logits {_TOY.tolist()} (token 0 alone has p=0.64)",
+                 hint="keep the most likely tokens until their cumulative probability reaches top_p, no more")
+    gen = torch.Generator().manual_seed(1)
+    draws = [call_solution(sample_next_token, _TOY, 1.0, 1.0, gen) for _ in range(4000)]
+    share = draws.count(0) / len(draws)
+    want = torch.softmax(_TOY, -1)[0].item()
+    expect(abs(share - want) < 0.03, f"at temperature 1 token 0 should come up about {want:.2f} of the time, came up "
+           f"{share:.2f}: sample with torch.multinomial(probs, 1, generator=generator)")
+    passed("temperature and top-p sampling behave as they should")
+
+
+def check_perplexity_from_logits(perplexity_from_logits) -> None:
+    """Exercise 2: perplexity from logits and token ids."""
+    gen = torch.Generator().manual_seed(0)
+    logits, ids = torch.randn(12, 7, generator=gen), torch.randint(0, 7, (12,), generator=gen)
+    want = math.exp(F.cross_entropy(logits[:-1], ids[1:]).item())
+    got = call_solution(perplexity_from_logits, logits, ids, name="perplexity_from_logits")
+    expect_close(got, want, "perplexity_from_logits on random logits", tol=1e-4,
+                 hint="position t predicts token t+1: compare logits[:-1] with ids[1:], then exp of the mean loss")
+    passed("perplexity from logits is right")
+
+
+def check_most_surprising(most_surprising) -> None:
+    """Exercise 3: which text does the course model find most surprising?"""
+    from ftrag.model import load_model, perplexity
+
+    model, tok = load_model("course-lm", device="cpu")
+    texts = ["Anna Berg was born in Lindholm and works as a baker.",
+             "MV-1023-WT :: QRV :: prq1 :: wk34 :: faxil",
+             "Tom Reed lives in Eastmere. He likes to read."]
+    want = max(range(3), key=lambda i: perplexity(model, tok, [texts[i]]))
+    got = call_solution(most_surprising, model, tok, texts, name="most_surprising")
+    expect_equal(got, want, "index of the most surprising text", hint="the highest perplexity is the most surprising")
+    passed(f"the most surprising text is #{want}: {texts[want]!r}")
+
+
+def check_generate_until_stop(generate_until_stop) -> None:
+    """Exercise 4: a greedy generation loop that stops at a stop token."""
+    from ftrag.model import load_model
+
+    model, tok = load_model("course-lm", device="cpu")
+    prompt = "Passage: Tom Reed was born in Eastmere.\nQuestion: Where was Tom Reed born?\nAnswer:"
+    ids = tok(prompt, return_tensors="pt")["input_ids"]
+    newline = tok("\n", add_special_tokens=False)["input_ids"][0]
+    got = call_solution(generate_until_stop, model, ids, newline, 20, name="generate_until_stop")
+    expect(isinstance(got, list) and all(isinstance(i, int) for i in got),
+           f"generate_until_stop should return a list of ints (the new token ids), got {type(got).__name__}")
+    ref = model.generate(ids, max_new_tokens=20, do_sample=False, eos_token_id=newline,
+                         pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+    expect_equal(got, ref, "new token ids", hint="take the argmax at the last position, append it, and stop right "
+                 "after appending the stop id (include it)")
+    passed(f"your loop answers {tok.decode(got).strip()!r} and stops at the newline, like model.generate")

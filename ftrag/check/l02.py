@@ -1,0 +1,101 @@
+"""Checks for the lab of lesson 02 (JSON-format fine-tuning)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
+
+_TARGET = {"event_type": "talk", "title": "Weekend Astronomy Lecture", "town": "Ulvard", "date": "2026-08-24",
+           "seats": 13, "contact": {"name": "Nina Wojcik", "phone": "946-6276"}}
+
+
+def check_json_validity(json_validity) -> None:
+    """Exercise 1: parse rate and schema-valid rate of a list of outputs."""
+    from ftrag.jsontask import load_schema
+
+    schema = load_schema()
+    good = json.dumps(_TARGET)
+    cases = [
+        ([good, good], (1.0, 1.0), "two valid objects"),
+        (["{", "Nina Wojcik"], (0.0, 0.0), "text that is not JSON"),
+        (["13", good], (1.0, 0.5), '"13" (valid JSON, but a number, not an object)'),
+        ([json.dumps({**_TARGET, "seats": "13"}), good], (1.0, 0.5), 'seats as the string "13"'),
+        ([json.dumps({k: v for k, v in _TARGET.items() if k != "town"})], (1.0, 0.0), "an object without town"),
+        ([json.dumps({**_TARGET, "seats": 900})], (1.0, 0.0), "seats above the schema's maximum of 500"),
+        ([f"  {good}\n"], (1.0, 1.0), "a valid object with spaces and a newline around it"),
+    ]
+    for outputs, want, what in cases:
+        got = call_solution(json_validity, outputs, schema, name="json_validity")
+        expect(isinstance(got, tuple) and len(got) == 2,
+               f"json_validity should return a tuple (parse_rate, schema_valid_rate), got {got!r}")
+        expect(all(isinstance(x, float | int) for x in got), f"both rates should be numbers, got {got!r}")
+        expect_equal((round(float(got[0]), 6), round(float(got[1]), 6)), want, f"json_validity on {what}",
+                     hint="parse rate: share of outputs json.loads accepts (strip them first); schema-valid: share "
+                          "that parse AND pass jsonschema.validate (or a validator's is_valid) against the schema")
+    passed("json_validity tells parseable from schema-valid")
+
+
+def check_lora_forward(lora_forward) -> None:
+    """Exercise 2: the LoRA forward pass x W^T + (alpha / r) x A^T B^T."""
+    gen = torch.Generator().manual_seed(0)
+    x, weight = torch.randn(5, 8, generator=gen), torch.randn(6, 8, generator=gen)  # (batch, in), (out, in)
+    a, zero_b = torch.randn(2, 8, generator=gen), torch.zeros(6, 2)  # A: (r, in), B: (out, r)
+    got = call_solution(lora_forward, x, weight, a, zero_b, 4.0, name="lora_forward")
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (5, 6),
+           f"lora_forward should return a tensor of shape (batch, out) = (5, 6), got "
+           f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}")
+    expect(torch.allclose(got, x @ weight.T, atol=1e-5),
+           "with B = 0 the output must equal the frozen layer's x @ W.T exactly: LoRA starts as the base model")
+    b = torch.randn(6, 2, generator=gen)
+    want = x @ weight.T + (4.0 / 2) * (x @ a.T) @ b.T
+    got = call_solution(lora_forward, x, weight, a, b, 4.0, name="lora_forward")
+    if torch.allclose(got, x @ weight.T + (x @ a.T) @ b.T, atol=1e-4):
+        fail("the low-rank update is not scaled: multiply (x @ A.T) @ B.T by alpha / r (r = A.shape[0])")
+    expect(torch.allclose(got, want, atol=1e-4),
+           "lora_forward(x, W, A, B, alpha) should be x @ W.T + (alpha / r) * (x @ A.T) @ B.T with r = A.shape[0]")
+    passed("your LoRA layer starts as the base layer and adds the scaled low-rank update")
+
+
+def check_sft_example(sft_example) -> None:
+    """Exercise 3: an SFT example whose labels mask the prompt with -100."""
+    from ftrag.jsontask import sft_example as reference
+    from ftrag.jsontask import task_prompt
+    from ftrag.model import load_model
+
+    _, tok = load_model("course-lm", device="cpu")
+    notice = "The Morning Guitar Concert is in Ulvard on May 2, 2026. Ring Nina Wojcik on 946-6276. Room for 40."
+    want = reference(tok, notice, _TARGET)
+    got = call_solution(sft_example, tok, task_prompt(notice), " " + json.dumps(_TARGET), name="sft_example")
+    expect(isinstance(got, dict) and {"input_ids", "labels"} <= set(got),
+           f"sft_example should return a dict with 'input_ids' and 'labels', got {type(got).__name__}")
+    ids, labels = list(got["input_ids"]), list(got["labels"])
+    expect(len(ids) == len(labels), f"input_ids ({len(ids)}) and labels ({len(labels)}) must have the same length")
+    expect(ids[-1] == tok.eos_token_id, "end input_ids with the EOS token, so the model learns to stop after the }")
+    expect_equal(ids, want["input_ids"], "input_ids",
+                 hint="tokenizer(prompt)['input_ids'] + tokenizer(answer, add_special_tokens=False)['input_ids'] + "
+                      "[tokenizer.eos_token_id]")
+    n_prompt = len(tok(task_prompt(notice))["input_ids"])
+    expect(all(label == -100 for label in labels[:n_prompt]), "every prompt token's label must be -100 (no loss)")
+    expect_equal(labels, want["labels"], "labels", hint="labels = [-100] * len(prompt_ids) + answer_ids (with EOS)")
+    passed(f"{n_prompt} prompt tokens masked, {len(ids) - n_prompt} answer tokens trained on")
+
+
+def check_lora_trainable_params(lora_trainable_params) -> None:
+    """Exercise 4: LoRA's trainable parameters for rank r, checked against peft."""
+    from peft import LoraConfig, get_peft_model
+
+    from ftrag.model import load_model
+
+    cases = [(["q_proj", "v_proj"], 1), (["q_proj", "k_proj", "v_proj", "o_proj"], 4),
+             (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], 16)]
+    for modules, r in cases:
+        model, _ = load_model("course-lm", device="cpu")
+        got = call_solution(lora_trainable_params, model, r, modules, name="lora_trainable_params")
+        want = get_peft_model(model, LoraConfig(r=r, target_modules=modules)).get_nb_trainable_parameters()[0]
+        expect_close(got, want, f"lora_trainable_params(model, r={r}, {modules})", tol=0,
+                     hint="for every nn.Linear whose name ends with one of target_modules, add "
+                          "r * (in_features + out_features): A is (r, in), B is (out, r)")
+    passed("your count matches peft's for ranks 1, 4 and 16")

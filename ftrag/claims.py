@@ -1,0 +1,24 @@
+"""A lesson's headline claims: asserted on the course model, reported (not asserted) on any other model.
+
+On Colab a learner may run a lesson on a real model (``FTRAG_MODEL``); the same cell then prints whether each
+claim held there, so they see which conclusions carry over instead of a failed assertion.
+"""
+
+from __future__ import annotations
+
+from ftrag.model import DEFAULT_MODEL
+
+
+def is_course_model(model) -> bool:
+    """Whether ``model`` is the course's own model (the claims were made for it)."""
+    return str(getattr(model, "name_or_path", "")).rstrip("/").endswith(f"models/{DEFAULT_MODEL}")
+
+
+def claim(model, holds: bool, statement: str) -> bool:
+    """Assert ``statement`` for the course model; for another model print whether it held."""
+    if is_course_model(model):
+        assert holds, f"claim failed on the course model: {statement}"
+        print(f"claim holds: {statement}")
+    else:
+        print(f"{'claim holds' if holds else 'claim does NOT hold'} for {model.name_or_path}: {statement}")
+    return bool(holds)

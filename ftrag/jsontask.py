@@ -1,0 +1,271 @@
+"""The JSON task of lesson 02: prompts, SFT examples, constrained decoding and the metrics every method is scored by.
+
+A notice (plain English) goes in; a JSON object that follows ``data/json_task/schema.json`` should come out.
+Every method (prompting, constrained decoding, LoRA, QLoRA, full fine-tuning) is scored by :func:`score` on the
+same test notices, so the results table compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ftrag.files import read_jsonl
+from ftrag.model import format_prompt, generate
+from ftrag.modelcard import JSON_QUESTION
+from ftrag.paths import data_path
+
+IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data and schema
+
+
+def load_schema() -> dict:
+    """The task's JSON Schema (``data/json_task/schema.json``)."""
+    return json.loads(data_path("json_task", "schema.json").read_text(encoding="utf-8"))
+
+
+def load_split(split: str) -> list[dict]:
+    """Rows of ``train`` or ``test``: ``id``, ``text`` (the notice) and ``target`` (the JSON object)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+    return read_jsonl("json_task", f"{split}.jsonl")
+
+
+def field_paths(schema: dict, prefix: str = "") -> list[str]:
+    """The leaf fields of an object schema, nested ones as ``contact.name`` (in the schema's order)."""
+    if schema.get("type") != "object" or "properties" not in schema:
+        raise ValueError("field_paths needs an object schema with 'properties'")
+    paths = []
+    for name, sub in schema["properties"].items():
+        if sub.get("type") == "object" and "properties" in sub:
+            paths += field_paths(sub, f"{prefix}{name}.")
+        else:
+            paths.append(prefix + name)
+    return paths
+
+
+def serialize(target: dict, schema: dict | None = None) -> str:
+    """The one JSON text a model is trained to emit: keys in the schema's order, ``json.dumps``'s default spacing.
+
+    The spacing matters for a byte-level BPE: after ``": "`` a number is written ``" 13"``, one token the model
+    already knows from notices ("limited to 13"), instead of the digits one by one.
+    """
+    if not isinstance(target, dict):
+        raise ValueError(f"target must be a dict (a JSON object), got {type(target).__name__}")
+
+    def ordered(obj, sub):
+        if not isinstance(obj, dict):
+            return obj
+        props = (sub or {}).get("properties", {})
+        keys = [k for k in props if k in obj] + sorted(k for k in obj if k not in props)
+        return {k: ordered(obj[k], props.get(k)) for k in keys}
+
+    return json.dumps(ordered(target, schema or load_schema()), ensure_ascii=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Prompts (the course's own format: the notice is the passage, the request is the question)
+
+
+def task_prompt(notice: str) -> str:
+    """The zero-shot prompt: ``Passage: <notice>`` / ``Question: <JSON_QUESTION>`` / ``Answer:``."""
+    return format_prompt(JSON_QUESTION, [notice])
+
+
+def few_shot_prompt(notice: str, shots: Sequence[dict]) -> str:
+    """``k`` solved examples (rows with ``text`` and ``target``), a blank line after each, then the notice's prompt."""
+    if isinstance(shots, dict):
+        raise ValueError("shots must be a list of rows; for one example pass [row]")
+    blocks = [f"{task_prompt(row['text'])} {serialize(row['target'])}" for row in shots]
+    return "\n\n".join([*blocks, task_prompt(notice)])
+
+
+def check_fits(tokenizer, prompts: Sequence[str], max_new_tokens: int, context: int) -> int:
+    """Raise if the longest prompt plus ``max_new_tokens`` exceeds the model's context; return that length."""
+    longest = max(len(tokenizer(p)["input_ids"]) for p in prompts)
+    if longest + max_new_tokens > context:
+        raise ValueError(f"the longest prompt has {longest} tokens; with {max_new_tokens} new tokens it exceeds the "
+                         f"model's context of {context}: use fewer or shorter examples, or fewer new tokens")
+    return longest
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Supervised fine-tuning examples
+
+
+def sft_example(tokenizer, notice: str, target: dict, *, schema: dict | None = None,
+                max_length: int = 512) -> dict[str, list[int]]:
+    """``input_ids`` = prompt + " " + JSON + EOS; ``labels`` = the same with -100 on every prompt token.
+
+    Prompt and answer are tokenized separately and joined, so the prompt's tokens are exactly the ones the model
+    gets at generation time, and the boundary between them (what is masked) is exact.
+    """
+    if tokenizer.eos_token_id is None:
+        raise ValueError("the tokenizer has no EOS token; the model could never learn to stop after the JSON")
+    prompt_ids = tokenizer(task_prompt(notice))["input_ids"]
+    answer_ids = tokenizer(" " + serialize(target, schema), add_special_tokens=False)["input_ids"]
+    answer_ids = answer_ids + [tokenizer.eos_token_id]  # learn to stop: generate() cuts at EOS
+    ids = prompt_ids + answer_ids
+    if len(ids) > max_length:
+        raise ValueError(f"example is {len(ids)} tokens, over max_length={max_length}; shorten the notice")
+    return {"input_ids": ids, "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
+
+
+def sft_dataset(tokenizer, rows: Sequence[dict], **kw) -> list[dict[str, list[int]]]:
+    """:func:`sft_example` for every row (``text``, ``target``)."""
+    return [sft_example(tokenizer, row["text"], row["target"], **kw) for row in rows]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Metrics
+
+
+_MISSING = object()  # "no value": not JSON, or no such field (None would be JSON's null)
+
+
+def _parse(text):
+    if not isinstance(text, str):
+        return _MISSING
+    try:
+        return json.loads(text.strip())
+    except ValueError:
+        return _MISSING
+
+
+def parse_json(text: str):
+    """The value ``json.loads`` reads from the whole (stripped) text, or None if it is not JSON."""
+    value = _parse(text)
+    return None if value is _MISSING else value
+
+
+def _get(obj, path: str):
+    for key in path.split("."):
+        if not isinstance(obj, dict) or key not in obj:
+            return _MISSING
+        obj = obj[key]
+    return obj
+
+
+def _same(a, b) -> bool:
+    # Exact, type included: 13 and "13" differ, and so do 1 and True (Python says 1 == True).
+    return a is not _MISSING and type(a) is type(b) and a == b
+
+
+def score(outputs: Sequence[str], targets: Sequence[dict], schema: dict | None = None) -> dict:
+    """Parse rate, schema-valid rate, field exact match (per field and overall) and whole-object match.
+
+    - ``parse``: ``json.loads`` accepts the output (any JSON value, even ``13``).
+    - ``schema_valid``: it parses and validates against the schema (Draft 2020-12, with ``format`` checked).
+    - ``field_em``: for each leaf field of the schema (``contact.name`` for nested ones), the share of outputs
+      whose value equals the target's exactly, type included; an output that does not parse, or lacks the field,
+      is wrong on every field. ``field_em`` overall is the mean over all (output, field) pairs.
+    - ``object_em``: the share of outputs equal to the whole target object.
+    """
+    import jsonschema
+
+    if isinstance(outputs, str):
+        raise ValueError("outputs must be a list of strings, not one string")
+    if len(outputs) != len(targets):
+        raise ValueError(f"got {len(outputs)} outputs but {len(targets)} targets; they must pair up")
+    if not outputs:
+        raise ValueError("score needs at least one output")
+    schema = schema or load_schema()
+    validator_cls = jsonschema.validators.validator_for(schema)  # the draft the schema declares
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    fields = field_paths(schema)
+    parsed = [_parse(o) for o in outputs]
+    ok = [p is not _MISSING for p in parsed]
+    valid = [k and validator.is_valid(p) for k, p in zip(ok, parsed, strict=True)]
+    per_field = {f: sum(_same(_get(p, f), _get(t, f)) for p, t in zip(parsed, targets, strict=True)) / len(outputs)
+                 for f in fields}
+    return {
+        "parse": sum(ok) / len(outputs),
+        "schema_valid": sum(valid) / len(outputs),
+        "field_em": sum(per_field.values()) / len(fields),
+        "object_em": sum(p is not _MISSING and p == t for p, t in zip(parsed, targets, strict=True)) / len(outputs),
+        "per_field": per_field,
+    }
+
+
+def results_table(results: dict[str, dict]):
+    """A pandas DataFrame, one row per method, from ``{method: {metric: value}}`` (``per_field`` is dropped)."""
+    import pandas as pd
+
+    rows = {name: {k: v for k, v in r.items() if k != "per_field"} for name, r in results.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Generation: free and constrained
+
+MAX_NEW_TOKENS = 160  # longest target is ~125 tokens; a model that rambles is cut here (and fails to parse)
+
+
+def json_outputs(model, tokenizer, notices: Sequence[str], *, shots: Sequence[dict] = (),
+                 max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 50) -> list[str]:
+    """Greedy outputs for each notice (zero-shot, or few-shot with ``shots``), cut at EOS and newline."""
+    prompts = [few_shot_prompt(n, shots) if shots else task_prompt(n) for n in notices]
+    check_fits(tokenizer, prompts, max_new_tokens, model.config.max_position_embeddings)
+    return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
+class JsonConstraint:
+    """The schema compiled into a token-level grammar for one tokenizer (xgrammar), reusable across batches.
+
+    Why xgrammar: it is maintained, installs from PyPI as a wheel with no compiler or network, compiles a JSON
+    Schema against a byte-level BPE in well under a second, and ships a transformers ``LogitsProcessor``. It masks
+    every token that cannot continue a schema-valid text, so even a model that never saw a brace emits one.
+    """
+
+    def __init__(self, tokenizer, schema: dict | None = None, *, vocab_size: int | None = None):
+        import xgrammar as xgr
+
+        self.schema = schema or load_schema()
+        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size or len(tokenizer),
+                                                  stop_token_ids=[tokenizer.eos_token_id])
+        # No free whitespace: the grammar writes json.dumps's spacing, the same text serialize() trains on.
+        self.compiled = xgr.GrammarCompiler(info, max_threads=1).compile_json_schema(
+            self.schema, any_whitespace=False, separators=(", ", ": "))
+
+    def logits_processor(self):
+        """A fresh processor (xgrammar's keeps per-row state, so one per ``generate`` call)."""
+        import xgrammar as xgr
+
+        return xgr.contrib.hf.LogitsProcessor(self.compiled)
+
+
+def constrained_outputs(model, tokenizer, notices: Sequence[str], constraint: JsonConstraint, *,
+                        max_new_tokens: int = 256, batch_size: int = 50) -> list[str]:
+    """Greedy outputs forced by the grammar, one per notice.
+
+    ``max_new_tokens`` must cover the longest text the schema allows (bounded strings and integers: under 256
+    tokens even one byte per token); a cut-off text would not parse, and the "parse rate 1.00" would not hold.
+    """
+    import torch
+
+    if isinstance(notices, str):
+        raise ValueError("notices must be a list of strings; for one notice pass [notice]")
+    # The trailing space is the one SFT puts between "Answer:" and "{": the grammar starts at the brace.
+    prompts = [task_prompt(n) + " " for n in notices]
+    check_fits(tokenizer, prompts, max_new_tokens, model.config.max_position_embeddings)
+    device = next(model.parameters()).device
+    old_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    outputs = [""] * len(prompts)
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+            with torch.no_grad():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     temperature=None, top_k=None, top_p=None,
+                                     logits_processor=[constraint.logits_processor()],
+                                     eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            for i, row in zip(idx, out[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
+                outputs[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
+    finally:
+        tokenizer.padding_side = old_side
+    return outputs

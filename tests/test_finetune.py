@@ -1,0 +1,161 @@
+"""The fine-tuning loop, LoRA and QLoRA of lesson 02, on a tiny random Llama with the course tokenizer."""
+
+import pytest
+import torch
+
+from ftrag import finetune as ft
+from ftrag import jsontask as jt
+from ftrag.paths import data_path
+
+LAYERS, HIDDEN, FF = 2, 32, 64
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(data_path("models", "course-lm"))
+
+
+def tiny_model(tokenizer, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=LAYERS, num_attention_heads=2,
+        num_key_value_heads=2, intermediate_size=FF, max_position_embeddings=512, tie_word_embeddings=True,
+        bos_token_id=0, eos_token_id=0, pad_token_id=0)).eval()
+
+
+@pytest.fixture(scope="module")
+def examples(tokenizer):
+    return jt.sft_dataset(tokenizer, jt.load_split("train")[:4])
+
+
+def test_unseen_tokens_are_the_five_single_bytes(tokenizer):
+    ids = ft.unseen_token_ids(tokenizer)
+    assert sorted(tokenizer.decode([i]) for i in ids) == sorted('{}[]"')
+
+
+@pytest.mark.parametrize("r", [1, 4])
+def test_lora_trainable_parameter_count(tokenizer, r):
+    model = tiny_model(tokenizer)
+    _, total = ft.count_parameters(model)
+    per_layer = 4 * r * (HIDDEN + HIDDEN) + 2 * r * (HIDDEN + FF) + r * (FF + HIDDEN)
+    assert ft.lora_parameter_count(model, r) == LAYERS * per_layer
+    peft_model = ft.lora_model(model, r, token_ids=ft.unseen_token_ids(tokenizer))
+    trainable, total_after = ft.count_parameters(peft_model)
+    assert trainable == LAYERS * per_layer + 5 * HIDDEN  # adapters + the 5 token rows (tied: counted once)
+    assert total_after == total + trainable
+    assert (trainable, total_after) == peft_model.get_nb_trainable_parameters()
+
+
+def test_lora_starts_as_the_base_model(tokenizer, examples):
+    base = tiny_model(tokenizer)
+    ids = torch.tensor([examples[0]["input_ids"]])
+    with torch.no_grad():
+        before = base(input_ids=ids).logits
+        after = ft.lora_model(base, 4, token_ids=[91, 93])(input_ids=ids).logits
+    assert torch.allclose(before, after, atol=1e-6)  # B starts at zero: the adapter changes nothing yet
+
+
+def test_lora_model_rejects_bad_arguments(tokenizer):
+    with pytest.raises(ValueError, match="positive integer"):
+        ft.lora_model(tiny_model(tokenizer), 0)
+    with pytest.raises(ValueError, match="not in this model"):
+        ft.lora_model(tiny_model(tokenizer), 4, target_modules=["query"])
+
+
+def test_train_config_validates():
+    with pytest.raises(ValueError, match="steps"):
+        ft.TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="warmup"):
+        ft.TrainConfig(steps=5, warmup_steps=5)
+    config = ft.TrainConfig(steps=10, warmup_steps=2, lr=1.0e-3)
+    lrs = [ft.lr_at(s, config) for s in range(10)]
+    assert lrs[1] == pytest.approx(1e-3) and lrs[0] < lrs[1] and lrs[-1] < lrs[2]
+
+
+def test_collate_pads_right_and_masks_padding():
+    batch = ft.collate([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], 0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_lora_training_lowers_the_loss_and_touches_only_the_adapter(tokenizer, examples):
+    model = tiny_model(tokenizer)
+    frozen = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    peft_model = ft.lora_model(model, 4, token_ids=ft.unseen_token_ids(tokenizer))
+    result = ft.train(peft_model, examples, ft.TrainConfig(steps=25, batch_size=4, lr=1e-2, warmup_steps=2,
+                                                           progress=False))
+    assert len(result.losses) == 25 and result.seconds > 0 and result.tokens > 0
+    assert sum(result.losses[-5:]) / 5 < result.losses[0] - 0.5, result.losses
+    assert torch.equal(model.model.layers[0].self_attn.q_proj.base_layer.weight, frozen)
+    assert 0 < result.trainable_share < 0.1 and "trainable parameters" in result.summary()
+
+
+def test_train_refuses_a_frozen_model(tokenizer, examples):
+    model = tiny_model(tokenizer).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameter"):
+        ft.train(model, examples, ft.TrainConfig(steps=2, warmup_steps=0, progress=False))
+
+
+def test_reentrant_checkpointing_needs_inputs_that_require_grad(tokenizer, examples):
+    peft_model = ft.lora_model(tiny_model(tokenizer), 4)  # no trainable token rows: the embedding is all frozen
+    ft.checkpointing(peft_model, True, reentrant=True)
+    peft_model.disable_input_require_grads()
+    reached, total = ft.check_gradients_reach(peft_model, examples[0])
+    assert reached == 0 and total > 0  # the pitfall: every adapter sits in a checkpointed layer, none learns
+    peft_model.enable_input_require_grads()
+    assert ft.check_gradients_reach(peft_model, examples[0]) == (total, total)
+
+
+def test_save_merge_and_reload_give_the_same_model(tokenizer, examples, tmp_path):
+    from peft import PeftModel
+
+    peft_model = ft.lora_model(tiny_model(tokenizer), 4, token_ids=ft.unseen_token_ids(tokenizer))
+    ft.train(peft_model, examples, ft.TrainConfig(steps=3, batch_size=2, warmup_steps=1, lr=1e-2, progress=False))
+    ids = torch.tensor([examples[0]["input_ids"]])
+    with torch.no_grad():
+        want = peft_model(input_ids=ids).logits
+    size = ft.save_adapter(peft_model, tmp_path / "adapter")
+    assert 0 < size < 200_000 and (tmp_path / "adapter" / "adapter_config.json").is_file()
+    reloaded = PeftModel.from_pretrained(tiny_model(tokenizer), tmp_path / "adapter").eval()
+    merged = ft.merge_and_save(peft_model, tmp_path / "merged")
+    with torch.no_grad():
+        assert torch.allclose(reloaded(input_ids=ids).logits, want, atol=1e-5)
+        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
+    assert type(merged).__name__ == "LlamaForCausalLM" and (tmp_path / "merged" / "config.json").is_file()
+
+
+def test_qlora_on_cpu_trains_4bit_base(tokenizer, examples, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    base = tiny_model(tokenizer)
+    base.save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    full_bytes = ft.weight_bytes(base, linear_only=True)
+    model, tok = ft.qlora_model(str(tmp_path / "tiny"), 4, device="cpu", token_ids=ft.unseen_token_ids(tokenizer))
+    assert any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
+    assert ft.weight_bytes(model, linear_only=True) < full_bytes / 4  # 4 bits + per-block scales vs 32 bits
+    trainable, total = ft.count_parameters(model)
+    assert total == ft.count_parameters(base)[0] + trainable  # 4-bit weights counted as weights, not bytes
+    result = ft.train(model, examples, ft.TrainConfig(steps=20, batch_size=4, lr=1e-2, warmup_steps=2,
+                                                      gradient_checkpointing=True, progress=False))
+    assert sum(result.losses[-5:]) / 5 < result.losses[0] - 0.5, result.losses
+    with pytest.raises(ValueError, match="4-bit"):
+        ft.merge_and_save(model)
+
+
+def test_untrained_rows_are_found_by_their_shared_direction(tokenizer, examples):
+    model = tiny_model(tokenizer)
+    assert ft.untrained_token_ids(model, tokenizer) == []  # random rows: no cluster, nothing to restart
+    rows = model.get_input_embeddings().weight.data
+    dead = [2, 91, 93, *range(100, 120)]
+    rows[dead] = torch.randn(HIDDEN) + 0.01 * torch.randn(len(dead), HIDDEN)  # what pretraining does to unseen tokens
+    assert set(ft.untrained_token_ids(model, tokenizer)) == set(dead)
+    used = {t for e in examples for t in e["labels"] if t != -100}
+    assert ft.tokens_to_train(model, tokenizer, examples) == sorted(used & set(dead))
+    peft_model = ft.lora_model(model, 2, token_ids=[2, 91, 93], reinit_tokens=True)
+    new_rows = peft_model.get_input_embeddings().token_adapter.trainable_tokens_delta["default"]
+    assert torch.nn.functional.cosine_similarity(new_rows[0], new_rows[1], dim=0) < 0.9  # distinct again
