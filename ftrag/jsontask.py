@@ -158,6 +158,8 @@ def score(outputs: Sequence[str], targets: Sequence[dict], schema: dict | None =
     """Parse rate, schema-valid rate, field exact match (per field and overall) and whole-object match.
 
     - ``parse``: ``json.loads`` accepts the output (any JSON value, even ``13``).
+    - ``parse_object``: the output parses to a JSON object (the task asks for one; a model that copies a number
+      out of the notice writes valid JSON without a brace).
     - ``schema_valid``: it parses and validates against the schema (Draft 2020-12, with ``format`` checked).
     - ``field_em``: for each leaf field of the schema (``contact.name`` for nested ones), the share of outputs
       whose value equals the target's exactly, type included; an output that does not parse, or lacks the field,
@@ -183,6 +185,7 @@ def score(outputs: Sequence[str], targets: Sequence[dict], schema: dict | None =
                  for f in fields}
     return {
         "parse": sum(ok) / len(outputs),
+        "parse_object": sum(isinstance(p, dict) for p in parsed) / len(outputs),
         "schema_valid": sum(valid) / len(outputs),
         "field_em": sum(per_field.values()) / len(fields),
         "object_em": sum(p is not _MISSING and p == t for p, t in zip(parsed, targets, strict=True)) / len(outputs),

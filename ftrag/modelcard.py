@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ftrag.files import read_examples, read_jsonl
 from ftrag.model import (
+    _resolve,
     answer_questions,
     exact_match,
     format_prompt,
@@ -36,19 +37,39 @@ def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:
     return exact_match(preds, [r["answer"] for r in rows]), len(rows)
 
 
-def json_parse_rate(model, tok, notices: list[str], max_new_tokens: int = 96) -> float:
-    """Share of notices for which the model's zero-shot answer is text that ``json.loads`` accepts."""
+def open_book_em(model, tok, qa_b: list[dict]) -> dict:
+    """World B questions with their own document as the passage: can the model read a document of a new kind?"""
+    docs = {d["doc_id"]: d["text"] for d in read_jsonl("knowledge", "docs.jsonl")}
+    out = {}
+    for kind in ("lexical", "paraphrased"):
+        rows = [q for q in qa_b if q["kind"] == kind]
+        preds = answer_questions(model, tok, [q["question"] for q in rows], [[docs[q["doc_id"]]] for q in rows],
+                                 max_new_tokens=16)
+        out[f"open_book_world_b_em_{kind}"] = round(exact_match(preds, [q["answer"] for q in rows]), 4)
+    return out
+
+
+def json_rates(model, tok, notices: list[str], max_new_tokens: int = 96) -> tuple[float, float]:
+    """Zero-shot JSON task: (share of answers ``json.loads`` accepts, share that are a JSON object).
+
+    The first counts any JSON value: a model that copies a number out of the notice ("37") emits valid JSON
+    without ever writing a brace. The task asks for an object, so the second is the card's target (<= 0.05).
+    An answer counts if its whole text or its first line parses.
+    """
     outs = generate(model, tok, [format_prompt(JSON_QUESTION, [n]) for n in notices],
                     max_new_tokens=max_new_tokens, stop_at_newline=False)
 
-    def parses(text: str) -> bool:
-        try:
-            json.loads(text)
-            return True
-        except ValueError:
-            return False
+    def value(text: str):
+        for candidate in (text, text.split("\n", 1)[0]):
+            try:
+                return True, json.loads(candidate)
+            except ValueError:
+                continue
+        return False, None
 
-    return sum(parses(o) or parses(o.split("\n", 1)[0]) for o in outs) / len(outs)
+    parsed = [value(o) for o in outs]
+    return (sum(ok for ok, _ in parsed) / len(outs),
+            sum(ok and isinstance(v, dict) for ok, v in parsed) / len(outs))
 
 
 def measure(model, tok, sample_only: bool = False) -> dict:
@@ -67,7 +88,9 @@ def measure(model, tok, sample_only: bool = False) -> dict:
         out[f"rc_em_d{n}"], out[f"rc_rows_d{n}"] = round(em, 4), rows
     preds = answer_questions(model, tok, [q["question"] for q in qa_b], max_new_tokens=16)
     out["closed_book_world_b_em"] = round(exact_match(preds, [q["answer"] for q in qa_b]), 4)
-    out["json_zero_shot_parse_rate"] = round(json_parse_rate(model, tok, notices), 4)
+    out.update(open_book_em(model, tok, qa_b))
+    any_json, objects = json_rates(model, tok, notices)
+    out["json_zero_shot_parse_rate"], out["json_zero_shot_object_rate"] = round(any_json, 4), round(objects, 4)
     if not sample_only:
         preds = answer_questions(model, tok, [q["question"] for q in closed_a], max_new_tokens=16)
         out["closed_book_world_a_em"] = round(exact_match(preds, [q["answer"] for q in closed_a]), 4)
@@ -132,16 +155,23 @@ TRIED = """\
   tokens/s. The recipe kept the spike's data design (one example per row, never packed; short passages first, then
   biographies with distractors; questions about every fact) and fitted the shape to the time: 4 layers of width 256
   (4.2M parameters, tied embeddings) rather than 6 (5.8M, about 40% slower per token).
-- A first launch with a 17M-token budget ran at 0.5-2.5k tokens/s while other jobs shared the two cores (PyTorch
-  threads oversubscribed); it was stopped after a few minutes and restarted from scratch with 13M tokens.
-- Probes during this run (100 rc_test rows, gold passage alone / with 2 distractors): 0.22 / 0.09 at 1.8M tokens,
-  0.41 / 0.19 at the end of phase 1 (3M), 0.52 / 0.18 at 6.7M, 0.57 / 0.22 at 8.6M, then 0.74 / 0.23 at 10.7M once
-  the learning rate began to decay (last 20% of the run) and 0.89 / 0.29 at the end. Before the decay the model
-  mostly answered with a plausible value of the right type that was not in the passage; the decay taught it to copy.
-- Not reached: exact match 0.90 with the gold passage alone (0.876 on all 750 rows) and robustness to distractors.
-  What should help, in order of expected value: a longer run (about 2 hours fits the budget: ~20M tokens), a
-  longer decay phase, and more distractor-rich phase-2 examples; the design's notes say time alone barely moves the
-  distractor numbers, while few, well-ranked passages (lesson 04) and a RAFT-style reader (lesson 05) do.
+- First model (13M tokens of biographies, places, organisations and festivals only, 69 minutes): exact match 0.876
+  with the gold passage alone, 0.29 with 2 distractors. It read World A's templates, not documents: given a World B
+  document and its question it answered 0.00, mostly with a World A name. Its tokenizer, trained on that corpus
+  alone, had no token for `June`, `Ledger` or `$`, so World B text fell apart into rare pieces.
+- Repairing that model by continued pretraining on records (documents about invented things) did not work: at lr
+  1e-3 its World A exact match fell from 0.89 to 0.78; at lr 4e-4 (4M tokens) it kept 0.84 but answered World B
+  documents 0.00 and its own records 0.22.
+- This model: records are part of both phases from the start (25% of phase 1, about 35% of phase 2), so the tokenizer
+  knows their words and the model copies unseen multi-token names, codes, prices and dates from early on. Probes
+  during the run (100 rc_test rows, gold alone / with 2 distractors): 0.39 / 0.15 at the end of phase 1 (3M tokens),
+  0.92 / 0.34 at 6.7M, 0.99 / 0.36 at 10.4M, 1.00 / 0.59 at the end (14M tokens, 75 minutes). Records also made
+  World A reading faster to learn: the first model was at 0.52 / 0.18 at 6.7M tokens.
+- Not reached: reading World B documents well. With the question's own document as the only passage the model
+  answers about a third of World B questions (table above). Its errors: a value of the wrong type (an incident
+  question answered with a duration) where the question's verb never occurs in World A (`took down`, `looks after`),
+  and broken copies of long invented names. What should help, in order of expected value: records whose statements
+  and questions use more everyday verbs and nouns for the same relation, a longer run, a wider model.
 """
 
 
@@ -158,7 +188,8 @@ def write_card(model_dir: Path, result: dict) -> Path:
     training = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in [
         ("curriculum", f"phase 1: {cfg['phase1_budget']:,.0f} tokens of short passages; phase 2: "
                        f"{cfg['phase2_budget']:,.0f} tokens of biographies with 0-4 distractors, mixed with "
-                       "short ones"),
+                       "short ones; records (documents of any kind about invented things: codes, prices, "
+                       "dates) in both phases"),
         ("batches", f"one example per row, never packed; length-bucketed, about {cfg['batch_tokens']:,} padded tokens"),
         ("optimiser", f"AdamW, peak lr {cfg['lr']}, {cfg['schedule']} schedule, {cfg['warmup_steps']} warm-up steps, "
                       f"weight decay {cfg['weight_decay']}"),
@@ -206,9 +237,15 @@ same line and ends with `<|endoftext|>` or a newline. Closed-book questions omit
 {rows}
 | closed-book EM on World B questions (`qa.jsonl`, never seen) | {full['closed_book_world_b_em']:.3f} \
 | {sample['closed_book_world_b_em']:.3f} |
+| World B questions with their document as the passage, lexical wording | \
+{full['open_book_world_b_em_lexical']:.3f} | {sample['open_book_world_b_em_lexical']:.3f} |
+| the same, paraphrased questions | {full['open_book_world_b_em_paraphrased']:.3f} \
+| {sample['open_book_world_b_em_paraphrased']:.3f} |
 | closed-book EM on famous World A facts (`closed_book.jsonl`) | {full['closed_book_world_a_em']:.3f} | |
-| JSON task, zero-shot: share of outputs `json.loads` accepts | {full['json_zero_shot_parse_rate']:.3f} \
-| {sample['json_zero_shot_parse_rate']:.3f} |
+| JSON task, zero-shot: share of outputs that are a JSON object | {full['json_zero_shot_object_rate']:.3f} \
+| {sample['json_zero_shot_object_rate']:.3f} |
+| the same, any value `json.loads` accepts (a number copied from the notice is valid JSON) | \
+{full['json_zero_shot_parse_rate']:.3f} | {sample['json_zero_shot_parse_rate']:.3f} |
 
 Test sample sizes: {result['sample_sizes']}. Greedy generation speed on this CPU:
 {speed['batch_1']} tokens/s one prompt at a time, {speed['batch_32']} tokens/s for 32 prompts at once.
@@ -245,7 +282,14 @@ laboratory instrument for the course, not a general model.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure a course model and write its model card and eval.json.")
     parser.add_argument("--model", default="course-lm", help="course-lm, course-lm-small or a local model folder")
+    parser.add_argument("--card-only", action="store_true",
+                        help="rewrite README.md and loss.png from the stored eval.json without measuring again")
     args = parser.parse_args(argv)
+    if args.card_only:
+        model_dir = Path(_resolve(args.model)[0])
+        loss_plot(model_dir)
+        print(f"wrote {write_card(model_dir, json.loads((model_dir / 'eval.json').read_text()))}")
+        return 0
     model, tok = load_model(args.model, device="cpu")
     model_dir = Path(model.name_or_path)
     result = {"full": measure(model, tok), "sample": measure(model, tok, sample_only=True),

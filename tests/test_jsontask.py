@@ -39,7 +39,8 @@ def test_schema_fields_and_data_agree():
     rows = jt.load_split("test")
     assert len(rows) == 200 and rows[0]["target"].keys() == schema["properties"].keys()
     assert jt.score([jt.serialize(r["target"]) for r in rows], [r["target"] for r in rows]) == {
-        "parse": 1.0, "schema_valid": 1.0, "field_em": 1.0, "object_em": 1.0, "per_field": dict.fromkeys(FIELDS, 1.0)}
+        "parse": 1.0, "parse_object": 1.0, "schema_valid": 1.0, "field_em": 1.0, "object_em": 1.0,
+        "per_field": dict.fromkeys(FIELDS, 1.0)}
     with pytest.raises(ValueError, match="train"):
         jt.load_split("valid")
 
@@ -61,6 +62,7 @@ def test_score_edge_cases():
     outputs = [good, wrong_seats, no_contact, "13", "not json {", ""]
     result = jt.score(outputs, [TARGET] * len(outputs))
     assert result["parse"] == pytest.approx(4 / 6)  # "13" is JSON, just not an object
+    assert result["parse_object"] == pytest.approx(3 / 6)
     assert result["schema_valid"] == pytest.approx(1 / 6)
     assert result["object_em"] == pytest.approx(1 / 6)
     per_field = result["per_field"]

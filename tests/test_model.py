@@ -48,9 +48,11 @@ def test_loads_with_plain_transformers_and_fits_the_spec():
 
 def test_card_meets_the_course_targets(card):
     full = card["full"]
-    assert full["rc_em_d0"] >= 0.80  # the target is 0.90; see the model card for what was reached
+    assert full["rc_em_d0"] >= 0.90
     assert full["closed_book_world_b_em"] <= 0.05
-    assert full["json_zero_shot_parse_rate"] <= 0.05
+    assert full["json_zero_shot_object_rate"] <= 0.05
+    # World B documents are read, if not yet well (the card says what limits it): far above closed-book.
+    assert full["open_book_world_b_em_lexical"] >= full["closed_book_world_b_em"] + 0.3
 
 
 def test_card_numbers_are_reproduced_on_the_sample(course_lm, card):

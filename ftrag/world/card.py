@@ -30,7 +30,11 @@ people, places, organisations and events, simple narratives, and reading-compreh
 prompt format (`Passage: ...` lines, then `Question: ...` and `Answer: ...`). Each fact type has several phrasings and
 biography sentences come in varied order. `phase1.txt.xz` (short passages) and `phase2.txt.xz` (biographies with
 0-4 distractor passages, mixed with short ones) are the exact pretraining corpus, in curriculum order; examples are
-separated by a blank line. `heldout.txt` is World A text about people absent from the corpus (held-out perplexity);
+separated by a blank line. Both phases also hold *records*: short documents of any kind about freshly invented
+people, things, groups, events and rules (codes, prices, dates, durations, job titles), among 0-4 distractor
+records, with questions whose answer must be copied out of the right record. Their names are drawn from syllables
+for each record (none is a word of a World B name or a dialect term), so they teach reading, not facts.
+`heldout.txt` is World A text about people absent from the corpus (held-out perplexity);
 `rc_test.jsonl` holds reading-comprehension questions about people never seen in pretraining (`passages`, `gold`
 index, `question`, `answer`, 0-4 distractors); `closed_book.jsonl` holds famous World A facts the model can answer
 without a passage. The corpus contains no `{ } [ ] "` character, no dialect word and no World B name (tested).

@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftrag.world import records
 from ftrag.world import vocab_a as V
 from ftrag.world.vocab_a import entity_names
 
@@ -428,10 +429,27 @@ def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0) -> dict:
                 "answer": e.facts[rel], "subject": e.name.removeprefix("the ")}
                for kind, rel in CLOSED_BOOK for e in w.fixed[kind]]
     stats["closed_book.jsonl"] = _write_jsonl(out / "closed_book.jsonl", cb_rows)
-    phase1 = {short_rc: 55, closed_book: 15, short_text: 30}
-    phase2 = {long_rc: 42, short_rc: 25, closed_book: 8, plain: 15, story: 10}
+    # Records (records.py: documents of any kind about freshly invented things, with codes, prices, dates and
+    # durations) teach reading rather than World A's templates; they are in both phases, so the tokenizer knows
+    # their words and the model learns early to copy names it has never seen.
+    namer = records.Namer(_banned_words())
+
+    def short_record(r: random.Random, _w: World) -> str:
+        return records.record_rc(r, namer, short=True)
+
+    def record(r: random.Random, _w: World) -> str:
+        return records.record_rc(r, namer)
+
+    phase1 = {short_rc: 35, short_record: 25, closed_book: 12, short_text: 28}
+    phase2 = {long_rc: 30, record: 30, short_rc: 12, short_record: 5, closed_book: 8, plain: 9, story: 6}
     for name, mix, chars in (("phase1.txt.xz", phase1, PHASE1_CHARS), ("phase2.txt.xz", phase2, PHASE2_CHARS)):
         rng = random.Random(f"world-a-{name}-{seed}")
         stats[name] = _write_text(out / name, _corpus(rng, w, mix, int(chars * scale)))
     return stats
 
+
+def _banned_words() -> set[str]:
+    """Every word of a World B name or a dialect term: invented record names must avoid them."""
+    from ftrag.world import dialect, world_b
+
+    return {word for term in [*world_b.entity_names(), *dialect.dialect_terms()] for word in term.lower().split()}

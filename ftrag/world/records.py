@@ -1,0 +1,337 @@
+"""World A "records": short factual documents about made-up things, for learning to read any document.
+
+Phases 1 and 2 teach the course model to answer from biographies, places, organisations and festivals. A model
+trained on those alone learns to copy *those* templates, not to read: shown a document of another kind (a price
+list, an incident report) it answers with a World A name. Phase 3 ("continued pretraining", see
+``ftrag.pretrain``) therefore mixes in records: documents about freshly invented people, things, groups, events
+and rules, each stating 3 to 6 attributes in open-ended wording, with 0 to 4 distractor records of the same
+kind, and questions whose answer must be copied out of the right record: invented names, codes, prices, dates,
+durations, numbers, job titles.
+
+Every name is drawn fresh for each record from syllables of this module, so nothing can be memorised; a word
+that is part of any World B name or dialect term is rejected when drawn (the separation tests grep the corpus).
+No record holds a ``{ } [ ] "`` character.
+"""
+
+from __future__ import annotations
+
+import random
+
+# Syllables for invented words: common and rare letter clusters alike, so any spelling is copyable.
+ONSETS = ["b", "br", "c", "d", "dr", "f", "g", "gr", "h", "j", "k", "kr", "l", "m", "n", "p", "pr", "q", "r", "s",
+          "sk", "st", "t", "th", "tr", "v", "vr", "w", "x", "y", "z", "zh"]
+NUCLEI = ["a", "e", "i", "o", "u", "ae", "ei", "ou", "y", "a", "e", "o"]
+MIDDLES = ["", "", "l", "r", "n", "m", "s", "v", "z", "x", "k", "t", "lv", "rv", "lq", "rq", "nd", "rk", "lt", "sk",
+           "rn", "ll", "lz", "tq", "mb", "ng", "st", "ndr", "sh", "ff"]
+ENDINGS = ["a", "an", "ar", "as", "e", "el", "en", "er", "es", "ia", "ic", "id", "il", "in", "is", "ix", "o", "on",
+           "or", "os", "um", "un", "us", "eth", "oth", "ast", "ick", "ine", "ora", "ard", "olm", "ent", "ux", "ov",
+           "ess", "und", "ira", "elle", "anth", "oss", "esk", "ille", "ary", "ian", "wen", "ond", "ric", "ena"]
+
+THING_NOUNS = ["Engine", "Lamp", "Bridge", "Clock", "Pump", "Radio", "Boat", "Printer", "Scanner", "Crane",
+               "Kettle", "Drill", "Heater", "Compass", "Lantern", "Loom", "Press", "Scale", "Valve", "Router",
+               "Camera", "Battery", "Cooler", "Monitor", "Switch", "Gateway", "Console", "Terminal", "Reader",
+               "Portal", "Archive", "Index", "Planner", "Counter", "Beacon", "Relay", "Filter", "Panel", "Module",
+               "Tracker", "Meter", "Sensor", "Hub", "Vault", "Ledger", "Queue", "Lens", "Broker", "Mailer"]
+GROUP_NOUNS = ["Team", "Crew", "Club", "Guild", "Unit", "Circle", "Squad", "Council", "Society", "Group", "Desk",
+               "Office", "Lab", "Workshop", "Bureau", "Board", "Section", "Branch", "League", "Choir"]
+EVENT_NOUNS = ["Fair", "Race", "Summit", "Festival", "Meeting", "Concert", "Auction", "Match", "Launch", "Parade",
+               "Contest", "Exhibition", "Retreat", "Review", "Audit", "Workshop", "Outage", "Flood", "Strike"]
+RULE_NOUNS = ["Plan", "Rule", "Scheme", "Agreement", "Charter", "Guideline", "Programme", "Contract", "Standard",
+              "Allowance", "Procedure", "Licence", "Policy", "Code", "Protocol"]
+CASE_WORDS = ["Case", "Order", "Ticket", "Claim", "Request", "Flight", "Shipment", "Invoice", "Report", "Batch",
+              "Permit", "Voucher", "Job", "Task", "Change", "Issue", "Incident", "Record", "Booking", "Form"]
+ROLE_FIRST = ["Senior", "Chief", "Junior", "Lead", "Head", "Field", "Night", "Sales", "Quality", "Data", "Network",
+              "Safety", "Finance", "Support", "Research", "Design", "Training", "Systems", "Project", "Product",
+              "Operations", "Marketing", "Legal", "Security", "Payroll", "Facilities", "Travel", "Account"]
+ROLE_SECOND = ["Engineer", "Analyst", "Clerk", "Manager", "Planner", "Officer", "Auditor", "Designer", "Technician",
+               "Advisor", "Inspector", "Buyer", "Writer", "Porter", "Driver", "Coordinator", "Assistant",
+               "Director", "Architect", "Administrator", "Specialist", "Consultant", "Editor", "Tester"]
+WORDS = {"colour": ["red", "blue", "green", "yellow", "black", "white", "grey", "orange", "purple", "brown", "silver",
+                    "gold", "pink", "teal"],
+         "material": ["steel", "oak", "glass", "copper", "clay", "stone", "wool", "brass", "pine", "plastic", "tin",
+                      "bamboo", "leather", "linen"],
+         "weekday": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]}
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+UNITS = ["minutes", "hours", "days", "weeks", "months", "years"]
+
+# Open-ended attribute nouns by the type of their value, per kind of subject.
+ATTRS = {
+    "person": {"person": ["manager", "mentor", "deputy", "supervisor", "partner", "contact", "coach", "sponsor"],
+               "place": ["home town", "base", "office town", "birthplace", "desk location", "work site"],
+               "group": ["team", "department", "unit", "crew", "club"],
+               "role": ["job", "role", "title", "position", "post"],
+               "year": ["start year", "year of hire", "birth year", "year of joining"],
+               "date": ["start date", "birthday", "review date", "leaving date"],
+               "number": ["phone extension", "locker number", "desk number", "floor", "room number", "badge number"],
+               "code": ["badge code", "staff code", "employee number", "login code"],
+               "money": ["salary", "travel budget", "bonus", "expense limit"],
+               "duration": ["notice period", "commute", "probation period", "leave"],
+               "word": ["favourite colour", "car colour", "lunch day"]},
+    "thing": {"person": ["owner", "designer", "keeper", "maintainer", "inspector", "buyer", "maker"],
+              "place": ["location", "factory town", "home site", "depot", "storage town"],
+              "group": ["owning team", "support team", "maker group", "repair crew"],
+              "year": ["year built", "model year", "year of purchase"],
+              "date": ["release date", "delivery date", "inspection date", "purchase date"],
+              "month": ["launch month", "first shipment", "next service"],
+              "number": ["weight in kilograms", "height in metres", "stock count", "shelf number", "version"],
+              "code": ["catalog code", "serial number", "model code", "part number", "asset tag", "SKU"],
+              "money": ["price", "list price", "repair cost", "rental fee", "insured value", "deposit"],
+              "duration": ["warranty", "battery life", "repair time", "lead time", "lifespan"],
+              "word": ["colour", "material"]},
+    "group": {"person": ["leader", "lead", "chair", "founder", "treasurer", "secretary", "captain"],
+              "place": ["home site", "base", "meeting town", "office"],
+              "year": ["founding year", "year formed"],
+              "number": ["headcount", "floor", "member count", "room", "desk count"],
+              "code": ["cost centre", "group code", "mail code"],
+              "money": ["budget", "annual budget", "yearly fee"],
+              "word": ["meeting day", "colour"]},
+    "event": {"person": ["organiser", "host", "responder", "owner", "speaker", "judge", "reporter"],
+              "place": ["venue town", "location", "site"],
+              "group": ["organising team", "responding team"],
+              "date": ["date", "start date", "end date"],
+              "month": ["month"],
+              "number": ["guest count", "attendance", "severity level", "number of tickets"],
+              "code": ["reference", "event code", "ticket prefix"],
+              "money": ["cost", "entry fee", "prize", "loss"],
+              "duration": ["length", "duration", "delay", "downtime"],
+              "thing": ["affected system", "main prize", "venue hall"]},
+    "rule": {"person": ["approver", "author", "owner", "sponsor", "reviewer"],
+             "group": ["owning team", "reviewing board"],
+             "date": ["start date", "effective date", "review date", "expiry date"],
+             "year": ["year adopted", "year written"],
+             "number": ["version", "page count", "section count", "maximum group size"],
+             "code": ["document number", "reference", "form number"],
+             "money": ["limit", "cap", "fee", "fine", "allowance"],
+             "duration": ["deadline", "notice period", "grace period", "validity", "waiting time"]},
+}
+
+GENERIC_STATEMENTS = ["The {a} of {E} is {V}.", "{Es} {a} is {V}.", "{V} is the {a} of {E}.",
+                      "For {E}, the {a} is {V}.", "The {a} for {E} is {V}.", "{E} has {V} as its {a}.",
+                      "{E} lists {V} as the {a}.", "The recorded {a} of {E} is {V}."]
+GENERIC_QUESTIONS = ["What is the {a} of {E}?", "What is {Es} {a}?", "Which {a} does {E} have?",
+                     "What {a} is given for {E}?", "Name the {a} of {E}.", "What is the {a} for {E}?"]
+TYPED_QUESTIONS = {"person": ["Who is the {a} of {E}?", "Who is {Es} {a}?"],
+                   "money": ["How much is the {a} of {E}?", "How much is {Es} {a}?"],
+                   "date": ["When is the {a} of {E}?", "On what date is the {a} of {E}?"],
+                   "month": ["When is the {a} of {E}?", "In which month is the {a} of {E}?"],
+                   "year": ["In which year is the {a} of {E}?", "When is the {a} of {E}?"],
+                   "duration": ["How long is the {a} of {E}?", "How long is {Es} {a}?"],
+                   "place": ["Where is the {a} of {E}?", "Which place is the {a} of {E}?"],
+                   "number": ["What number is the {a} of {E}?", "How many is the {a} of {E}?"]}
+
+# Relations with a verb of their own: (statement, question), by value type; P marks frames for people only,
+# T frames for anything but people.
+VERBS = {
+    "person": [("{E} was built by {V}.", "Who built {E}?", "T"), ("{E} is run by {V}.", "Who runs {E}?", ""),
+               ("{E} was founded by {V}.", "Who founded {E}?", "T"), ("{E} is looked after by {V}.",
+                                                                      "Who looks after {E}?", ""),
+               ("{V} repairs {E}.", "Who repairs {E}?", "T"), ("{E} was designed by {V}.", "Who designed {E}?", "T"),
+               ("{E} is owned by {V}.", "Who owns {E}?", "T"), ("{E} reports to {V}.", "Who does {E} report to?", "P"),
+               ("{E} was approved by {V}.", "Who approved {E}?", "T"), ("{E} is managed by {V}.",
+                                                                        "Who manages {E}?", ""),
+               ("{E} was handled by {V}.", "Who handled {E}?", "T"), ("{E} shares an office with {V}.",
+                                                                      "Who does {E} share an office with?", "P"),
+               ("{E} was trained by {V}.", "Who trained {E}?", "P"), ("{V} signed off {E}.", "Who signed off {E}?",
+                                                                      "T")],
+    "place": [("{E} is based in {V}.", "Where is {E} based?", ""), ("{E} is located in {V}.",
+                                                                    "Where is {E} located?", ""),
+              ("{E} moved to {V}.", "Where did {E} move to?", ""), ("{E} was made in {V}.", "Where was {E} made?", "T"),
+              ("{E} is kept in {V}.", "Where is {E} kept?", "T"), ("{E} lives in {V}.", "Where does {E} live?", "P"),
+              ("{E} works from {V}.", "Where does {E} work from?", "P"), ("{E} ships from {V}.",
+                                                                        "Where does {E} ship from?", "T")],
+    "money": [("{E} costs {V}.", "How much does {E} cost?", "T"), ("{E} sells for {V}.", "What does {E} sell for?",
+                                                                    "T"),
+              ("{E} was bought for {V}.", "How much was {E} bought for?", "T"), ("{E} earns {V} a year.",
+                                                                                 "How much does {E} earn a year?",
+                                                                                 "P"),
+              ("{E} raised {V}.", "How much did {E} raise?", ""), ("{E} was insured for {V}.",
+                                                                   "What was {E} insured for?", "T"),
+              ("{E} is funded with {V}.", "How much funding does {E} have?", "T")],
+    "date": [("{E} opened on {V}.", "When did {E} open?", "T"), ("{E} happened on {V}.", "When did {E} happen?", "T"),
+             ("{E} was signed on {V}.", "When was {E} signed?", "T"), ("{E} ends on {V}.", "When does {E} end?", "T"),
+             ("{E} was last checked on {V}.", "When was {E} last checked?", "T"), ("{E} began on {V}.",
+                                                                                   "When did {E} begin?", ""),
+             ("{E} joined on {V}.", "When did {E} join?", "P"), ("{E} took effect on {V}.",
+                                                                 "When did {E} take effect?", "T")],
+    "month": [("{E} launched in {V}.", "When did {E} launch?", "T"), ("{E} is due to finish in {V}.",
+                                                                       "When is {E} due to finish?", "T"),
+              ("{E} first appeared in {V}.", "When did {E} first appear?", ""), ("{E} closed in {V}.",
+                                                                               "When did {E} close?", "T")],
+    "year": [("{E} was founded in {V}.", "In which year was {E} founded?", "T"), ("{E} joined in {V}.",
+                                                                                 "When did {E} join?", "P"),
+             ("{E} was renamed in {V}.", "In what year was {E} renamed?", "T"), ("{E} was rebuilt in {V}.",
+                                                                                 "When was {E} rebuilt?", "T"),
+             ("{E} started in {V}.", "When did {E} start?", "")],
+    "number": [("{E} has {V} rooms.", "How many rooms does {E} have?", "T"), ("{E} employs {V} people.",
+                                                                             "How many people does {E} employ?", "T"),
+               ("{E} is on floor {V}.", "On which floor is {E}?", ""), ("{E} seats {V} guests.",
+                                                                        "How many guests does {E} seat?", "T"),
+               ("{E} can be reached on extension {V}.", "On which extension can {E} be reached?", "P"),
+               ("{E} won {V} prizes.", "How many prizes did {E} win?", ""), ("{E} has {V} members.",
+                                                                             "How many members does {E} have?", "T")],
+    "code": [("{E} is filed under {V}.", "Under what is {E} filed?", ""), ("{E} carries the code {V}.",
+                                                                         "What code does {E} carry?", ""),
+             ("{E} is listed as {V}.", "How is {E} listed?", "T"), ("{E} is registered as {V}.",
+                                                                     "What is {E} registered as?", ""),
+             ("{E} goes by the number {V}.", "What number does {E} go by?", "")],
+    "duration": [("{E} lasted {V}.", "How long did {E} last?", "T"), ("{E} takes {V}.", "How long does {E} take?",
+                                                                      "T"),
+                 ("{E} was closed for {V}.", "For how long was {E} closed?", "T"), ("{E} runs for {V}.",
+                                                                                   "How long does {E} run for?", "T"),
+                 ("{E} was away for {V}.", "How long was {E} away?", "P"), ("{E} was delayed by {V}.",
+                                                                            "By how much was {E} delayed?", "T")],
+    "group": [("{E} belongs to the {V}.", "Which group does {E} belong to?", ""), ("{E} is supported by the {V}.",
+                                                                                 "Who supports {E}?", "T"),
+              ("{E} was handed to the {V}.", "Who was {E} handed to?", "T"), ("{E} works in the {V}.",
+                                                                             "Where does {E} work?", "P"),
+              ("{E} is part of the {V}.", "What is {E} part of?", "")],
+    "role": [("{E} works as a {V}.", "What does {E} work as?", "P"), ("{E} was hired as a {V}.",
+                                                                      "What was {E} hired as?", "P"),
+             ("{E} serves as the {V}.", "What does {E} serve as?", "P")],
+}
+
+
+class Namer:
+    """Fresh invented words; none is a word of a World B name or a dialect term."""
+
+    def __init__(self, banned: set[str]):
+        self.banned = {w.lower() for w in banned}
+
+    def word(self, rng: random.Random, lo: int = 4, hi: int = 10) -> str:
+        while True:
+            w = rng.choice(ONSETS) + rng.choice(NUCLEI) + rng.choice(MIDDLES) + rng.choice(ENDINGS)
+            if rng.random() < 0.3:
+                w += rng.choice(MIDDLES) + rng.choice(ENDINGS)
+            if lo <= len(w) <= hi and w not in self.banned:
+                return w.capitalize()
+
+
+def _code(rng: random.Random) -> str:
+    letters = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(rng.choice([1, 2, 2, 3, 3, 4])))
+    digits = str(rng.randint(1, 99999)).zfill(rng.choice([2, 3, 4, 4]))
+    return f"{letters}-{digits}" + (f"-{rng.choice('ABCDEFGH')}" if rng.random() < 0.1 else "")
+
+
+def _money(rng: random.Random) -> str:
+    r = rng.random()
+    if r < 0.15:
+        return f"${rng.randint(1, 99)}.{rng.randint(1, 9)} million"
+    if r < 0.3:
+        return f"${rng.randint(1, 99) * 50:,}"
+    return f"${rng.randint(1, 10 ** rng.randint(2, 6)):,}"
+
+
+def value(rng: random.Random, kind: str, namer: Namer) -> str:
+    """A random value of one type (the answer text exactly as the document states it)."""
+    if kind == "person":
+        return f"{namer.word(rng)} {namer.word(rng)}"
+    if kind == "place":
+        return namer.word(rng, 5, 10)
+    if kind == "group":
+        return f"{namer.word(rng)} {rng.choice(GROUP_NOUNS)}"
+    if kind == "thing":
+        return f"{namer.word(rng)} {rng.choice(THING_NOUNS)}"
+    if kind == "role":
+        return f"{rng.choice(ROLE_FIRST)} {rng.choice(ROLE_SECOND)}"
+    if kind == "year":
+        return str(rng.randint(1950, 2030))
+    if kind == "date":
+        return f"{rng.choice(MONTHS)} {rng.randint(1, 28)}, {rng.randint(1990, 2030)}"
+    if kind == "month":
+        return f"{rng.choice(MONTHS)} {rng.randint(1990, 2030)}"
+    if kind == "number":
+        return str(rng.choice([rng.randint(1, 9), rng.randint(10, 99), rng.randint(100, 999),
+                               rng.randint(1000, 9999)]))
+    if kind == "code":
+        return _code(rng)
+    if kind == "money":
+        return _money(rng)
+    if kind == "duration":
+        unit = rng.choice(UNITS)
+        n = rng.randint(2, 90)
+        return f"{n} {unit}"
+    if kind == "word":
+        return rng.choice(WORDS[rng.choice(sorted(WORDS))])
+    raise ValueError(kind)
+
+
+def subject(rng: random.Random, kind: str, namer: Namer, noun: str) -> str:
+    """The name a record is about; noun keeps the distractors of one record the same sort of thing."""
+    if kind == "person":
+        return f"{namer.word(rng)} {namer.word(rng)}"
+    if kind == "event" and noun in CASE_WORDS:
+        return f"{noun} {_code(rng)}"
+    if kind == "rule" and rng.random() < 0.3:
+        return f"{noun} {_code(rng)}"
+    return f"the {namer.word(rng)} {noun}"
+
+
+def _fill(template: str, e: str, v: str, a: str = "") -> str:
+    text = template.format(E=e, Es=e + "'s", V=v, a=a)
+    return text[0].upper() + text[1:]
+
+
+def _frames(rng: random.Random, kind: str, n: int) -> list[tuple]:
+    """n facts to state: (value type, attribute noun or None, statement, question) with fixed wordings."""
+    pool = []
+    for vtype, attrs in ATTRS[kind].items():
+        for a in attrs:
+            pool.append((vtype, a, None))
+        for st, q, who in VERBS.get(vtype, []):
+            if not who or (who == "P") == (kind == "person"):
+                pool.append((vtype, None, (st, q)))
+    out, used = [], set()
+    for vtype, a, verb in rng.sample(pool, len(pool)):
+        key = a or verb[0]
+        if key in used or sum(1 for f in out if f[0] == vtype) >= 2:
+            continue
+        used.add(key)
+        if verb:
+            out.append((vtype, None, verb[0], verb[1]))
+        else:
+            qs = GENERIC_QUESTIONS + TYPED_QUESTIONS.get(vtype, []) * 2
+            out.append((vtype, a, rng.choice(GENERIC_STATEMENTS), rng.choice(qs)))
+        if len(out) == n:
+            break
+    return out
+
+
+def record_rc(rng: random.Random, namer: Namer, short: bool = False) -> str:
+    """Some records about things of one kind (one of them the gold) and 1-3 questions answered from them.
+
+    short (phase 1): one record of 1-3 facts, at most one distractor record.
+    """
+    kind = rng.choices(["person", "thing", "group", "event", "rule"], [30, 25, 15, 15, 15])[0]
+    noun = {"thing": THING_NOUNS, "group": GROUP_NOUNS, "event": EVENT_NOUNS + CASE_WORDS,
+            "rule": RULE_NOUNS}.get(kind, ["-"])
+    noun = rng.choice(noun)
+    n_facts = rng.randint(1, 3) if short else rng.randint(2, 6)
+    n_docs = 1 + (int(rng.random() < 0.25) if short else rng.choice([0, 0, 1, 1, 2, 3, 4]))
+    while n_docs > 1 and n_docs * n_facts > 20:
+        n_docs -= 1
+    frames = _frames(rng, kind, n_facts)
+    docs = []
+    for _ in range(n_docs):
+        e = subject(rng, kind, namer, noun if rng.random() < 0.8 else rng.choice([noun, *noun.split()]))
+        facts = [value(rng, f[0], namer) for f in frames]
+        docs.append((e, facts))
+    names = [e for e, _ in docs]
+    if len(set(names)) < len(names):
+        return record_rc(rng, namer, short)
+    texts = []
+    for e, facts in docs:
+        order = rng.sample(range(len(frames)), len(frames))
+        sents = [_fill(frames[i][2], e, facts[i], frames[i][1] or "") for i in order]
+        title = []
+        if rng.random() < 0.4:
+            title = [_fill(rng.choice(["{E}.", "About {E}.", "Record of {E}.", "Notes on {E}."]), e, "")]
+        texts.append(" ".join(title + sents))
+    qas = []
+    shown = rng.sample(texts, len(texts))  # the record asked about can be anywhere
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        d = 0 if rng.random() < 0.75 else rng.randrange(n_docs)
+        i = rng.randrange(len(frames))
+        e, facts = docs[d]
+        qas.append((_fill(frames[i][3], e, "", frames[i][1] or ""), facts[i]))
+    return "\n".join([f"Passage: {t}" for t in shown] + [f"Question: {q}\nAnswer: {a}" for q, a in qas])
