@@ -14,11 +14,13 @@ def is_course_model(model) -> bool:
     return str(getattr(model, "name_or_path", "")).rstrip("/").endswith(f"models/{DEFAULT_MODEL}")
 
 
-def claim(model, holds: bool, statement: str) -> bool:
-    """Assert ``statement`` for the course model; for another model print whether it held."""
+def claim(model, holds: bool, statement: str) -> None:
+    """Assert ``statement`` for the course model; for another model print whether it held.
+
+    Returns nothing, so a notebook cell that ends with a claim shows only the printed line.
+    """
     if is_course_model(model):
         assert holds, f"claim failed on the course model: {statement}"
         print(f"claim holds: {statement}")
     else:
         print(f"{'claim holds' if holds else 'claim does NOT hold'} for {model.name_or_path}: {statement}")
-    return bool(holds)
