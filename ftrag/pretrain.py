@@ -99,13 +99,21 @@ COMPAT = ("vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_
 # Corpus and tokenizer
 
 
+SPLIT_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{Ll}\p{L}*|\p{L}+|\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
 def train_tokenizer(texts: list[str], vocab_size: int):
     """Byte-level BPE: every byte is a token, so text the corpus never held (a brace) still encodes."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # GPT-2's split, except that a space before a capitalised word or a number is a token of its own: a name, a
+    # town or a date is then the same tokens after a space, a quote or a bracket, so the model can copy it into
+    # any format (JSON's `"Ulvard"` reuses the tokens of ` Ulvard`). Lower-case words keep their space.
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOT], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())

@@ -117,3 +117,18 @@ def test_bad_model_names_say_what_to_do(monkeypatch):
     monkeypatch.setenv("FTRAG_MODEL", "gpt-9")
     with pytest.raises(ValueError, match="unknown model"):
         load_model()
+
+
+def test_a_name_is_the_same_tokens_after_a_space_a_quote_or_a_bracket(course_lm):
+    _, tok = course_lm
+
+    def pieces(text: str) -> list[str]:
+        return [tok.decode([i]) for i in tok(text, add_special_tokens=False)["input_ids"]]
+
+    name = pieces("Nina Wojcik")
+    assert pieces(" Nina Wojcik")[1:] == name  # the space before a capital is a token of its own
+    assert pieces('"Nina Wojcik"')[1:-1] == name and pieces("(Nina Wojcik)")[1:-1] == name
+    assert pieces('"2026"')[1:-1] == pieces(" 2026")[1:]
+    assert pieces(" born") == [" born"]  # lower-case words keep their space
+    assert tok.decode(tok('{"town": "Ulvard"} in Ulvard')["input_ids"], skip_special_tokens=True) == \
+        '{"town": "Ulvard"} in Ulvard'

@@ -8,6 +8,11 @@ and rules, each stating 3 to 6 attributes in open-ended wording, with 0 to 4 dis
 kind, and questions whose answer must be copied out of the right record: invented names, codes, prices, dates,
 durations, numbers, job titles.
 
+About half the records are worded with the sentence frames of the company's knowledge base (World B's
+relation templates: "{s} took down the {v}.", "Which system did {s} affect?"), filled with invented World A names
+and values, so that the model knows that everyday business English the way any language model would. It never
+sees a World B name, value or fact: those are what lessons 04 and 05 retrieve or teach.
+
 Every name is drawn fresh for each record from syllables of this module, so nothing can be memorised; a word
 that is part of any World B name or dialect term is rejected when drawn (the separation tests grep the corpus).
 No record holds a ``{ } [ ] "`` character.
@@ -16,6 +21,8 @@ No record holds a ``{ } [ ] "`` character.
 from __future__ import annotations
 
 import random
+
+from ftrag.world._b_templates import RELATIONS as B_RELATIONS
 
 # Syllables for invented words: common and rare letter clusters alike, so any spelling is copyable.
 ONSETS = ["b", "br", "c", "d", "dr", "f", "g", "gr", "h", "j", "k", "kr", "l", "m", "n", "p", "pr", "q", "r", "s",
@@ -302,6 +309,8 @@ def record_rc(rng: random.Random, namer: Namer, short: bool = False) -> str:
 
     short (phase 1): one record of 1-3 facts, at most one distractor record.
     """
+    if rng.random() < B_SHARE:
+        return record_rc_b(rng, namer, short)
     kind = rng.choices(["person", "thing", "group", "event", "rule"], [30, 25, 15, 15, 15])[0]
     noun = {"thing": THING_NOUNS, "group": GROUP_NOUNS, "event": EVENT_NOUNS + CASE_WORDS,
             "rule": RULE_NOUNS}.get(kind, ["-"])
@@ -334,4 +343,90 @@ def record_rc(rng: random.Random, namer: Namer, short: bool = False) -> str:
         i = rng.randrange(len(frames))
         e, facts = docs[d]
         qas.append((_fill(frames[i][3], e, "", frames[i][1] or ""), facts[i]))
+    return "\n".join([f"Passage: {t}" for t in shown] + [f"Question: {q}\nAnswer: {a}" for q, a in qas])
+
+
+# The knowledge base's kinds of document as record subjects, and its answer types as record value types.
+B_SUBJECTS = {"people": "person", "team": "group", "product": "thing", "policy": "rule", "project": "project",
+              "incident": "event"}
+B_VALUES = {"role": "role", "team": "group", "site": "place", "year": "year", "extension": "extension",
+            "person": "person", "headcount": "number", "floor": "floor", "product_code": "code", "price": "money",
+            "month": "month", "policy_code": "code", "days": "days", "date": "date", "budget": "money",
+            "system": "thing", "duration": "duration", "severity": "severity"}
+B_UNITS = ["per trip", "per day", "per night", "per year", "per event", "per request", "per month", "per move",
+           "per gift", "per quarter", "per licence", "per person", "per ride", "per exam", "per course",
+           "per guest", "per visit", "per week"]
+B_SHARE = 0.5  # of records worded with the knowledge base's frames
+COMPANY = "Quorvenex"  # World B's company: replaced by an invented name in every record
+
+
+def _b_value(rng: random.Random, vtype: str, namer: Namer) -> str:
+    if vtype == "extension":
+        return str(rng.randint(1000, 9999))
+    if vtype == "floor":
+        return str(rng.randint(1, 30))
+    if vtype == "days":
+        return f"{rng.randint(2, 90)} days"
+    if vtype == "severity":
+        return f"{rng.choice(['SEV', 'P', 'LVL', 'TIER', 'GRADE', 'SEV', 'CAT'])}-{rng.randint(0, 5)}"
+    if vtype == "group":
+        return f"{namer.word(rng)} {rng.choice(['Team'] * 4 + GROUP_NOUNS)}"
+    return value(rng, vtype, namer)
+
+
+def _b_subject(rng: random.Random, kind: str, namer: Namer, noun: str) -> str:
+    if kind == "project":
+        return f"{noun} {namer.word(rng)}"
+    if kind == "rule":
+        return f"the {namer.word(rng)} {noun}"
+    return subject(rng, kind, namer, noun)
+
+
+def _b_fill(template: str, e: str, v: str, company: str, unit: str) -> str:
+    article = "an" if v[:1].lower() in "aeiou" else "a"
+    text = template.replace(COMPANY, company).format(s=e, v=v, av=f"{article} {v}", unit=unit)
+    return text[0].upper() + text[1:]
+
+
+def record_rc_b(rng: random.Random, namer: Namer, short: bool = False) -> str:
+    """Like record_rc, worded with the knowledge base's sentence frames; questions reuse the document's wording,
+    another frame's wording, or none of its content words."""
+    group = rng.choice(sorted(B_RELATIONS))
+    kind = B_SUBJECTS[group]
+    noun = {"thing": THING_NOUNS, "group": ["Team"] * 4 + GROUP_NOUNS, "event": ["Incident"] * 3 + CASE_WORDS,
+            "rule": ["Policy"] * 3 + RULE_NOUNS, "project": ["Project"] * 3 + ["Programme", "Initiative"]}
+    noun = rng.choice(noun.get(kind, ["-"]))
+    rels = B_RELATIONS[group]
+    n_facts = rng.randint(1, min(3, len(rels))) if short else rng.randint(2, len(rels))
+    n_docs = 1 + (int(rng.random() < 0.25) if short else rng.choice([0, 0, 1, 1, 2, 3]))
+    chosen = rng.sample(rels, n_facts)
+    company = namer.word(rng)
+    docs = []
+    for _ in range(n_docs):
+        e = _b_subject(rng, kind, namer, noun)
+        unit = rng.choice(B_UNITS)
+        facts = [_b_value(rng, B_VALUES[r.answer_type], namer) for r in chosen]
+        variants = [rng.randrange(len(r.variants)) for r in chosen]
+        docs.append((e, unit, facts, variants))
+    if len({d[0] for d in docs}) < len(docs):
+        return record_rc_b(rng, namer, short)
+    texts = []
+    for e, unit, facts, variants in docs:
+        order = rng.sample(range(n_facts), n_facts)
+        texts.append(" ".join(_b_fill(chosen[i].variants[variants[i]][0], e, facts[i], company, unit)
+                              for i in order))
+    qas = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        d = 0 if rng.random() < 0.75 else rng.randrange(n_docs)
+        i = rng.randrange(n_facts)
+        e, unit, facts, variants = docs[d]
+        r = rng.random()
+        if r < 0.6:
+            q = chosen[i].variants[variants[i]][1]
+        elif r < 0.8:
+            q = rng.choice(chosen[i].variants)[1]
+        else:
+            q = rng.choice(chosen[i].paraphrased)
+        qas.append((_b_fill(q, e, "", company, unit), facts[i]))
+    shown = rng.sample(texts, len(texts))
     return "\n".join([f"Passage: {t}" for t in shown] + [f"Question: {q}\nAnswer: {a}" for q, a in qas])

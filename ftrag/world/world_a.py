@@ -441,7 +441,7 @@ def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0) -> dict:
         return records.record_rc(r, namer)
 
     phase1 = {short_rc: 35, short_record: 25, closed_book: 12, short_text: 28}
-    phase2 = {long_rc: 30, record: 30, short_rc: 12, short_record: 5, closed_book: 8, plain: 9, story: 6}
+    phase2 = {long_rc: 26, record: 38, short_rc: 12, short_record: 5, closed_book: 8, plain: 7, story: 4}
     for name, mix, chars in (("phase1.txt.xz", phase1, PHASE1_CHARS), ("phase2.txt.xz", phase2, PHASE2_CHARS)):
         rng = random.Random(f"world-a-{name}-{seed}")
         stats[name] = _write_text(out / name, _corpus(rng, w, mix, int(chars * scale)))
