@@ -486,6 +486,8 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
     first_step = state.step
     model.train()
     try:
+        if state.phase == 2 and state.phase_used[1] < budgets[1]:  # a finished run given a larger phase-2 budget
+            state.phase = 1
         while state.phase < 2 and not stop["asked"]:
             p = state.phase
             if state.phase_used[p] >= budgets[p]:  # phase done: log a probe and move on
