@@ -162,16 +162,24 @@ TRIED = """\
 - Repairing that model by continued pretraining on records (documents about invented things) did not work: at lr
   1e-3 its World A exact match fell from 0.89 to 0.78; at lr 4e-4 (4M tokens) it kept 0.84 but answered World B
   documents 0.00 and its own records 0.22.
-- This model: records are part of both phases from the start (25% of phase 1, about 35% of phase 2), so the tokenizer
-  knows their words and the model copies unseen multi-token names, codes, prices and dates from early on. Probes
-  during the run (100 rc_test rows, gold alone / with 2 distractors): 0.39 / 0.15 at the end of phase 1 (3M tokens),
-  0.92 / 0.34 at 6.7M, 0.99 / 0.36 at 10.4M, 1.00 / 0.59 at the end (14M tokens, 75 minutes). Records also made
-  World A reading faster to learn: the first model was at 0.52 / 0.18 at 6.7M tokens.
-- Not reached: reading World B documents well. With the question's own document as the only passage the model
-  answers about a third of World B questions (table above). Its errors: a value of the wrong type (an incident
-  question answered with a duration) where the question's verb never occurs in World A (`took down`, `looks after`),
-  and broken copies of long invented names. What should help, in order of expected value: records whose statements
-  and questions use more everyday verbs and nouns for the same relation, a longer run, a wider model.
+- Second model (same recipe, records in both phases from the start: 25% of phase 1, about 35% of phase 2): gold
+  passage 1.00, 1 / 2 / 4 distractors 0.81 / 0.64 / 0.45, but World B documents read at only 0.40 lexical / 0.17
+  paraphrased. Its errors: values of the wrong type where the question's verb never occurs in World A (`took down`,
+  `disrupted`), and names that a JSON value or a quote could not reuse: its tokenizer glued the space to the word
+  (` Ulvard`), so `"Ulvard"` was other tokens entirely and lesson 02's LoRA could not copy towns and names (field
+  exact match 0.05 after 200 steps).
+- This model, two changes. (1) The tokenizer keeps a space before a capitalised word or a number as a token of its
+  own, so a name, a town or a date is the same tokens after a space, a quote or a bracket (lower-case words keep
+  their space; about 15% more tokens per text). (2) Half the records are worded with the knowledge base's sentence
+  frames and question wordings (`{s} took down the {v}.`, `Which system did {s} affect?`), filled with invented
+  World A names and values: everyday business English that any language model would know. No World B name, value
+  or fact is in the corpus (the separation tests check it). Phase 2 mixes records at 38%. World B reading with the
+  document in context rose to about 0.8 (table above). The run first stopped at 14M tokens with gold-passage exact
+  match 0.868, below the 0.90 target (the probe was still rising: 0.55 at 10.5M, 0.89 at 12.4M), and was extended
+  by EXTENSION_TOKENS tokens with the same schedule (`--phase2-budget`).
+- Still weak: exact copies of some World B values (`POL-216` comes out `PiL-216`; `$4.65 million` as `$4,65`), and
+  job titles, where the model prefers a title from the records' fixed list (`Hardware Engineer` -> `Field Engineer`).
+  Records with open-ended job titles and money written to two decimals should help.
 """
 
 
@@ -216,7 +224,8 @@ pipeline_tag: text-generation
 The small language model of the course *Fine-tune or RAG?*. A `LlamaForCausalLM` with
 {result['parameters']:,} parameters ({cfg['num_layers']} layers, width {cfg['hidden_size']}, {cfg['num_heads']} heads,
 SwiGLU width {cfg['intermediate_size']}, tied embeddings, context {cfg['max_len']}), and a byte-level BPE tokenizer of
-{vocab:,} tokens trained on World A. It was trained from scratch on World A only
+{vocab:,} tokens trained on World A (a space before a capitalised word or a number is a token of its own).
+It was trained from scratch on World A only
 (`data/world_a/phase1.txt.xz`, then `phase2.txt.xz`), so it has never seen a brace, a word of the company dialect
 or a fact of World B. Load it with plain transformers:
 
