@@ -223,7 +223,7 @@ def _code(rng: random.Random) -> str:
 def _money(rng: random.Random) -> str:
     r = rng.random()
     if r < 0.15:
-        return f"${rng.randint(1, 99)}.{rng.randint(1, 9)} million"
+        return f"${rng.randint(1, 99)}.{rng.randint(1, 9)}{rng.choice(['', rng.randint(0, 9)])} million"
     if r < 0.3:
         return f"${rng.randint(1, 99) * 50:,}"
     return f"${rng.randint(1, 10 ** rng.randint(2, 6)):,}"
@@ -240,7 +240,9 @@ def value(rng: random.Random, kind: str, namer: Namer) -> str:
     if kind == "thing":
         return f"{namer.word(rng)} {rng.choice(THING_NOUNS)}"
     if kind == "role":
-        return f"{rng.choice(ROLE_FIRST)} {rng.choice(ROLE_SECOND)}"
+        # An invented first word a third of the time: a title must be copied, not completed from the lists.
+        first = namer.word(rng) if rng.random() < 0.35 else rng.choice(ROLE_FIRST)
+        return f"{first} {rng.choice(ROLE_SECOND)}"
     if kind == "year":
         return str(rng.randint(1950, 2030))
     if kind == "date":

@@ -158,9 +158,14 @@ FOODS = [
     "grilled trout", "oat porridge", "cherry pie", "cabbage rolls", "sweet buns", "walnut bread", "tomato salad",
 ]
 
+# Many pets, so that "What pet does X have?" cannot be guessed from a few frequent answers: with 15 pets a
+# model trained on 17M tokens answered from that prior (cat, dog) instead of reading the passage (0.03 EM).
 PETS = [
     "cat", "dog", "parrot", "rabbit", "tortoise", "goldfish", "hamster", "canary", "pony", "goat", "ferret",
-    "duck", "guinea pig", "lizard", "hedgehog",
+    "duck", "guinea pig", "lizard", "hedgehog", "budgie", "chinchilla", "gecko", "iguana", "donkey", "sheep",
+    "chicken", "goose", "turtle", "snake", "frog", "mouse", "gerbil", "cockatoo", "pigeon", "llama", "alpaca",
+    "pig", "lamb", "toad", "newt", "crab", "koi carp", "owl", "peacock", "rat", "tarantula", "stick insect",
+    "cockatiel", "dove", "quail", "horse", "mule", "spaniel", "terrier",
 ]
 
 # What a city is known for ("Velmora is known for its <x>").
