@@ -168,18 +168,23 @@ TRIED = """\
   `disrupted`), and names that a JSON value or a quote could not reuse: its tokenizer glued the space to the word
   (` Ulvard`), so `"Ulvard"` was other tokens entirely and lesson 02's LoRA could not copy towns and names (field
   exact match 0.05 after 200 steps).
-- This model, two changes. (1) The tokenizer keeps a space before a capitalised word or a number as a token of its
-  own, so a name, a town or a date is the same tokens after a space, a quote or a bracket (lower-case words keep
+- Third model, two changes. (1) The tokenizer keeps a space before a capitalised word or a number as a token of
+  its own, so a name, a town or a date is the same tokens after a space, a quote or a bracket (lower-case words keep
   their space; about 15% more tokens per text). (2) Half the records are worded with the knowledge base's sentence
   frames and question wordings (`{s} took down the {v}.`, `Which system did {s} affect?`), filled with invented
   World A names and values: everyday business English that any language model would know. No World B name, value
   or fact is in the corpus (the separation tests check it). Phase 2 mixes records at 38%. World B reading with the
-  document in context rose to about 0.8 (table above). The run first stopped at 14M tokens with gold-passage exact
-  match 0.868, below the 0.90 target (the probe was still rising: 0.55 at 10.5M, 0.89 at 12.4M), and was extended
-  by EXTENSION_TOKENS tokens with the same schedule (`--phase2-budget`).
-- Still weak: exact copies of some World B values (`POL-216` comes out `PiL-216`; `$4.65 million` as `$4,65`), and
-  job titles, where the model prefers a title from the records' fixed list (`Hardware Engineer` -> `Field Engineer`).
-  Records with open-ended job titles and money written to two decimals should help.
+  document in context rose to 0.85 lexical / 0.84 paraphrased, but gold-passage exact match stayed at 0.868 after
+  14M tokens and 0.865 after 17M: 96 of the 99 pet questions were answered from a prior (`cat`, `dog`, `ferret`)
+  whatever the passage said. With only 15 pets, guessing was cheap enough that the model never learned to read that
+  relation; every other relation read at 0.99 or better. Its other misses: `POL-216` copied as `PiL-216`,
+  `$4.65 million` as `$4,65` (records wrote millions with one decimal), and job titles replaced by one from the
+  records' fixed lists (`Hardware Engineer` -> `Field Engineer`).
+- This model: the same recipe and budget (17M tokens), trained from scratch on regenerated data with 50 pets,
+  records' millions written with one or two decimals, and a third of the records' job titles starting with an
+  invented word (92 minutes). It read later than the third model (probe gold-passage exact match 0.39 at 12.2M
+  tokens against 0.89; 0.95 at 15.8M) and ended at 0.996 (table above); with distractors it reads less well than
+  the third model did (0.75 / 0.67 / 0.60 against 0.82 / 0.79 / 0.76), World B about the same.
 """
 
 
