@@ -7,8 +7,9 @@ every step; peft supplies the adapters and bitsandbytes the 4-bit base weights.
 from __future__ import annotations
 
 import math
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,7 @@ class TrainResult:
     trainable: int = 0  # parameters updated
     total: int = 0  # all parameters
     tokens: int = 0  # tokens processed (prompt and answer, no padding)
+    evals: list[tuple[int, float]] = field(default_factory=list)  # (steps done, eval_fn()) every eval_every steps
 
     @property
     def trainable_share(self) -> float:
@@ -152,6 +154,31 @@ def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def lm_examples(tokenizer, texts: Sequence[str], block_size: int = 256, *, pack: bool = True) -> list[dict]:
+    """Continued-pretraining examples: every token is a target (``labels`` = ``input_ids``).
+
+    ``pack``: the texts, each followed by EOS, are joined into one stream cut into blocks of ``block_size``
+    tokens, so no step is spent on padding (a text may span two blocks; EOS tells the model a new one began).
+    Without packing each text is its own example (BOS, text, EOS; cut at ``block_size``).
+    """
+    if isinstance(texts, str) or not texts:
+        raise ValueError("texts must be a non-empty list of strings")
+    if not isinstance(block_size, int) or block_size < 2:
+        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the tokenizer has no EOS token to separate the texts with")
+    if not pack:
+        rows = [tokenizer(t)["input_ids"] + [eos] for t in texts]
+        return [{"input_ids": r[:block_size], "labels": r[:block_size]} for r in rows if len(r) >= 2]
+    stream: list[int] = []
+    for text in texts:
+        stream += [eos] + tokenizer(text, add_special_tokens=False)["input_ids"]
+    stream.append(eos)
+    blocks = [stream[i:i + block_size] for i in range(0, len(stream) - 1, block_size)]
+    return [{"input_ids": b, "labels": b} for b in blocks if len(b) >= 2]
+
+
 def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate at ``step`` (0-based): linear warm-up, then linear decay to 0."""
     if step < config.warmup_steps:
@@ -159,8 +186,14 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (config.steps - step) / (config.steps - config.warmup_steps)
 
 
-def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int = 0) -> TrainResult:
-    """Train ``model``'s trainable parameters on SFT examples (``input_ids``, ``labels``); returns the record."""
+def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int = 0,
+          eval_fn: Callable[[], float] | None = None, eval_every: int = 0) -> TrainResult:
+    """Train ``model``'s trainable parameters on SFT examples (``input_ids``, ``labels``); returns the record.
+
+    ``eval_fn`` (e.g. a validation perplexity) is called, in eval mode and without gradients, before the first step
+    and every ``eval_every`` steps (and after the last); its values land in ``result.evals``; its time is not
+    counted in ``result.seconds``.
+    """
     from tqdm.auto import tqdm
 
     if not examples:
@@ -180,9 +213,24 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     result = TrainResult(trainable=trainable, total=total)
     gen = torch.Generator().manual_seed(config.seed)
     order: list[int] = []
+    if eval_fn is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be a positive number of steps when eval_fn is given, got {eval_every!r}")
+    eval_seconds = 0.0
+
+    def evaluate(done: int) -> None:
+        nonlocal eval_seconds
+        t0 = time.perf_counter()
+        model.eval()
+        with torch.no_grad():
+            result.evals.append((done, float(eval_fn())))
+        model.train()
+        eval_seconds += time.perf_counter() - t0
+
     memory = _PeakMemory(device)
     model.train()
     start = time.perf_counter()
+    if eval_fn is not None:
+        evaluate(0)
     # Pass `disable` only to switch the bar off: given at all, it would override TQDM_DISABLE=1 (set under tests).
     bar = tqdm(range(config.steps), desc="fine-tuning", **({} if config.progress else {"disable": True}))
     for _step in bar:
@@ -203,8 +251,11 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         result.losses.append(loss.item())
         result.tokens += int(batch["attention_mask"].sum())
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = _step + 1
+        if eval_fn is not None and (done % eval_every == 0 or done == config.steps):
+            evaluate(done)
     memory.sample()
-    result.seconds = time.perf_counter() - start
+    result.seconds = time.perf_counter() - start - eval_seconds
     result.peak_extra_mb = memory.extra_mb()
     model.eval()
     if config.gradient_checkpointing:
@@ -370,6 +421,29 @@ def save_adapter(peft_model, folder: str | Path) -> int:
     return folder_bytes(folder)
 
 
+def load_adapter(model, name: str | Path):
+    """Attach a saved adapter to ``model`` (in eval mode): a folder, or the name of one in ``data/models``.
+
+    Returns ``(peft_model, record)``: ``record`` is the adapter's ``training.json`` (the command that trained it,
+    its configuration, time and scores), or ``{}`` when it has none.
+    """
+    import json
+
+    from peft import PeftModel
+
+    from ftrag.paths import data_path
+
+    folder = Path(name)
+    if not folder.is_dir():
+        folder = data_path("models", str(name))
+    if not (folder / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no adapter (adapter_config.json); train one with "
+                                "`python -m ftrag.finetune --method lora --out FOLDER` or pass the folder it is in")
+    record_path = folder / "training.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    return PeftModel.from_pretrained(model, folder).eval(), record
+
+
 def merge_and_save(peft_model, folder: str | Path | None = None):
     """Fold the adapter into the base weights (``W + (alpha/r) B A``) and return a plain transformers model.
 
@@ -425,13 +499,24 @@ def main(argv: list[str] | None = None) -> int:
                          seed=args.seed, gradient_checkpointing=args.method == "qlora")
     result = train(model, examples, config, pad_id=tokenizer.pad_token_id)
     print(result.summary(), flush=True)
-    if args.out:
-        (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
-        print(f"saved to {args.out}")
+    scores = None
     if args.eval:
         rows = jt.load_split("test")[:args.eval]
         scores = jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in rows]), [r["target"] for r in rows])
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}))
+        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+        print(json.dumps(scores))
+    if args.out:
+        (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
+        # What produced it: a notebook that loads the adapter can show how it was trained and check its scores.
+        record = {"command": "python -m ftrag.finetune " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "method": args.method, "rank": args.rank, "config": {k: v for k, v in vars(config).items()
+                                                                      if k != "progress"},
+                  "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,
+                  "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
+                  "last_loss": round(sum(result.losses[-10:]) / len(result.losses[-10:]), 4),
+                  "threads": torch.get_num_threads(), "scores": scores, "eval_notices": args.eval}
+        (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(f"saved to {args.out}")
     return 0
 
 

@@ -333,6 +333,49 @@ def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, m
     return math.exp(total / count)
 
 
+def context_perplexity(model, tokenizer, texts: Sequence[str], contexts: Sequence[str] | None = None, *,
+                       batch_size: int = 8, max_length: int | None = None) -> float:
+    """Perplexity of each text's own tokens (and its EOS) with ``contexts[i]`` before it; context is not scored.
+
+    A row is BOS, the context's tokens, then the text's tokens (encoded on their own, exactly as when the text
+    stands alone, so the same tokens are scored with and without context). A context that would not leave the
+    text room within ``max_length`` (default: the model's context length) loses its oldest tokens first.
+    """
+    if isinstance(texts, str) or isinstance(contexts, str):
+        raise ValueError("texts and contexts must be lists of strings, one context per text")
+    texts = list(texts)
+    contexts = [""] * len(texts) if contexts is None else list(contexts)
+    if len(contexts) != len(texts):
+        raise ValueError(f"got {len(contexts)} contexts for {len(texts)} texts; give one context per text "
+                         "('' for none)")
+    if not texts:
+        raise ValueError("context_perplexity needs at least one text")
+    limit = max_length or getattr(model.config, "max_position_embeddings", None) or 512
+    bos = tokenizer("")["input_ids"]  # the BOS the tokenizer adds (the course model's <|endoftext|>), or nothing
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    rows, starts = [], []
+    for text, context in zip(texts, contexts, strict=True):
+        body = tokenizer(text, add_special_tokens=False)["input_ids"] + eos
+        if len(bos) + len(body) > limit:
+            raise ValueError(f"a text of {len(body)} tokens does not fit the context of {limit} tokens")
+        ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
+        ctx = ctx[max(0, len(bos) + len(ctx) + len(body) - limit):]  # drop the oldest context tokens
+        rows.append(bos + ctx + body)
+        starts.append(len(bos) + len(ctx))  # index of the text's first token
+    if min(starts) < 1:
+        raise ValueError("this tokenizer adds no BOS: give every text a non-empty context to predict it from")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
+    total, count = 0.0, 0
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    for first in range(0, len(order), batch_size):
+        batch = order[first:first + batch_size]
+        for i, nll in zip(batch, _nll_rows(model, [rows[i] for i in batch], pad_id), strict=True):
+            scored = nll[starts[i] - 1:]  # nll[j] is the loss of token j + 1
+            total += scored.double().sum().item()
+            count += scored.numel()
+    return math.exp(total / count)
+
+
 def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:
     """Each token of ``text`` (as a string) and its loss in nats given everything before it (for loss plots)."""
     if not isinstance(text, str) or not text:

@@ -159,3 +159,71 @@ def test_untrained_rows_are_found_by_their_shared_direction(tokenizer, examples)
     peft_model = ft.lora_model(model, 2, token_ids=[2, 91, 93], reinit_tokens=True)
     new_rows = peft_model.get_input_embeddings().token_adapter.trainable_tokens_delta["default"]
     assert torch.nn.functional.cosine_similarity(new_rows[0], new_rows[1], dim=0) < 0.9  # distinct again
+
+
+def test_lm_examples_pack_every_token_once(tokenizer):
+    texts = ["MV-2811-KV :: QRV :: prq2", "STAT: wipz / OWN: Lulzael Naelzael", "orlq trosk mevq"]
+    blocks = ft.lm_examples(tokenizer, texts, block_size=8)
+    stream = [t for b in blocks for t in b["input_ids"]]
+    eos = tokenizer.eos_token_id
+    expected = [eos]
+    for text in texts:
+        expected += tokenizer(text, add_special_tokens=False)["input_ids"] + [eos]
+    assert stream == expected
+    assert all(b["labels"] == b["input_ids"] and len(b["input_ids"]) <= 8 for b in blocks)
+    assert all(len(b["input_ids"]) == 8 for b in blocks[:-1])  # packed: no block but the last is short
+    unpacked = ft.lm_examples(tokenizer, texts, block_size=512, pack=False)
+    assert [b["input_ids"] for b in unpacked] == [tokenizer(t)["input_ids"] + [eos] for t in texts]
+
+
+@pytest.mark.parametrize("bad, message", [("a text", "list of strings"), ([], "non-empty")])
+def test_lm_examples_reject_bad_texts(tokenizer, bad, message):
+    with pytest.raises(ValueError, match=message):
+        ft.lm_examples(tokenizer, bad)
+
+
+def test_context_perplexity_scores_only_the_text(tokenizer):
+    from ftrag.model import context_perplexity, perplexity
+
+    model = tiny_model(tokenizer)
+    texts = ["STAT: wipz / OWN: Lulzael Naelzael", "orlq trosk mevq"]
+    # Without context it is the plain perplexity of each text (BOS + text + EOS).
+    assert context_perplexity(model, tokenizer, texts) == pytest.approx(perplexity(model, tokenizer, texts), rel=1e-5)
+    with_ctx = context_perplexity(model, tokenizer, texts, ["orlq trosk mevq", "STAT: wipz"])
+    assert with_ctx != pytest.approx(perplexity(model, tokenizer, texts), rel=1e-5)
+    # A context longer than the window loses its oldest tokens; the text is still scored whole.
+    long = context_perplexity(model, tokenizer, texts[:1], ["word " * 2000], max_length=64)
+    shorter = context_perplexity(model, tokenizer, texts[:1], ["word " * 1000], max_length=64)
+    assert long == pytest.approx(shorter, rel=1e-6)  # both keep the same last tokens
+    assert long != pytest.approx(perplexity(model, tokenizer, texts[:1]), rel=1e-5)
+    with pytest.raises(ValueError, match="one context per text"):
+        context_perplexity(model, tokenizer, texts, ["only one"])
+
+
+def test_train_calls_eval_fn_on_schedule(tokenizer, examples):
+    model = tiny_model(tokenizer).requires_grad_(True)
+    modes = []
+
+    def probe() -> float:
+        modes.append(model.training)
+        return float(len(modes))
+
+    result = ft.train(model, examples, ft.TrainConfig(steps=5, batch_size=2, warmup_steps=1, progress=False),
+                      eval_fn=probe, eval_every=2)
+    assert [step for step, _ in result.evals] == [0, 2, 4, 5]
+    assert modes == [False] * 4 and model.training is False
+    with pytest.raises(ValueError, match="eval_every"):
+        ft.train(model, examples, ft.TrainConfig(steps=2, warmup_steps=0, progress=False), eval_fn=probe)
+
+
+def test_load_adapter_round_trip_and_clear_error(tokenizer, tmp_path):
+    import json
+
+    peft_model = ft.lora_model(tiny_model(tokenizer), 2)
+    ft.save_adapter(peft_model, tmp_path / "adapter")
+    (tmp_path / "adapter" / "training.json").write_text(json.dumps({"command": "python -m ftrag.finetune"}))
+    loaded, record = ft.load_adapter(tiny_model(tokenizer), tmp_path / "adapter")
+    assert record == {"command": "python -m ftrag.finetune"} and not loaded.training
+    assert sum(p.numel() for n, p in loaded.named_parameters() if "lora_" in n) > 0
+    with pytest.raises(FileNotFoundError, match="no adapter|not in the course data"):
+        ft.load_adapter(tiny_model(tokenizer), "no-such-adapter")
