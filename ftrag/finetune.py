@@ -136,9 +136,14 @@ class TrainResult:
     def trainable_share(self) -> float:
         return self.trainable / self.total
 
+    @property
+    def final_loss(self) -> float:
+        """Mean loss of the last 10 steps (one step's loss is noisy)."""
+        return sum(self.losses[-10:]) / len(self.losses[-10:])
+
     def summary(self) -> str:
         return (f"{len(self.losses)} steps in {self.seconds:.0f} s, loss {self.losses[0]:.2f} -> "
-                f"{sum(self.losses[-10:]) / len(self.losses[-10:]):.2f}; {self.trainable:,} trainable parameters "
+                f"{self.final_loss:.2f}; {self.trainable:,} trainable parameters "
                 f"({100 * self.trainable_share:.2f}% of {self.total:,}); peak memory +{self.peak_extra_mb:.0f} MB")
 
 
@@ -513,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                       if k != "progress"},
                   "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,
                   "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
-                  "last_loss": round(sum(result.losses[-10:]) / len(result.losses[-10:]), 4),
+                  "last_loss": round(result.final_loss, 4),
                   "threads": torch.get_num_threads(), "scores": scores, "eval_notices": args.eval}
         (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"saved to {args.out}")
