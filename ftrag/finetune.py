@@ -136,9 +136,14 @@ class TrainResult:
     def trainable_share(self) -> float:
         return self.trainable / self.total
 
+    @property
+    def final_loss(self) -> float:
+        """Mean loss of the last 10 steps (one step's loss is noisy)."""
+        return sum(self.losses[-10:]) / len(self.losses[-10:])
+
     def summary(self) -> str:
         return (f"{len(self.losses)} steps in {self.seconds:.0f} s, loss {self.losses[0]:.2f} -> "
-                f"{sum(self.losses[-10:]) / len(self.losses[-10:]):.2f}; {self.trainable:,} trainable parameters "
+                f"{self.final_loss:.2f}; {self.trainable:,} trainable parameters "
                 f"({100 * self.trainable_share:.2f}% of {self.total:,}); peak memory +{self.peak_extra_mb:.0f} MB")
 
 
@@ -460,33 +465,63 @@ def merge_and_save(peft_model, folder: str | Path | None = None):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Command line: train an adapter (or a full fine-tune) on the JSON task, save it and score it
+# Command line: train an adapter (or a full fine-tune) on lesson 02's JSON task or lesson 03's dialect, save, score
+
+
+def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
+    """The training examples of a task and a function ``model -> scores`` on its test split."""
+    from ftrag import jsontask as jt
+    from ftrag.files import read_examples
+    from ftrag.model import perplexity
+
+    if task == "json":
+        def score_json(model) -> dict:
+            rows = jt.load_split("test")[:args.eval]
+            return jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in rows]),
+                            [r["target"] for r in rows])
+        return jt.sft_dataset(tokenizer, jt.load_split("train")), score_json
+    from ftrag.dialect import closing_em
+
+    memos = read_examples("dialect", "train.txt.xz")
+    # Enough memos for the run (about 150 tokens each, 2x margin), so one pass is never cut short.
+    need = min(len(memos), 2 * args.steps * args.batch_size * args.block_size // 150 + 1)
+    examples = lm_examples(tokenizer, memos[:need], block_size=args.block_size)
+
+    def score_dialect(model) -> dict:
+        test = read_examples("dialect", "test.txt")[:args.eval]
+        em, _ = closing_em(model, tokenizer, test)
+        return {"dialect_ppl": perplexity(model, tokenizer, test), "closing_line_em": em,
+                "world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:100])}
+    return examples, score_dialect
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ftrag.finetune --method lora --steps 600 --out runs/json-lora``: train, save, score."""
+    """``python -m ftrag.finetune --task json --method lora --steps 600 --out FOLDER``: train, save, score."""
     import argparse
     import json
 
-    from ftrag import jsontask as jt
     from ftrag.env import seed_everything
     from ftrag.model import load_model
 
-    parser = argparse.ArgumentParser(description="Fine-tune a model on the JSON task of lesson 02, save, score.")
+    parser = argparse.ArgumentParser(description="Fine-tune a model on lesson 02's JSON task (supervised) or on "
+                                                 "lesson 03's dialect memos (continued pretraining); save, score.")
+    parser.add_argument("--task", choices=("json", "dialect"), default="json", help="what to train on")
     parser.add_argument("--model", default=None, help="course-lm (default), a local folder or a hub id")
     parser.add_argument("--method", choices=("lora", "qlora", "full"), default="lora", help="what to train")
     parser.add_argument("--rank", type=int, default=4, help="LoRA rank r (lora and qlora)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="examples per step")
+    parser.add_argument("--block-size", type=int, default=128, help="dialect: tokens per packed block")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps, help="linear warm-up steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the token-row noise")
-    parser.add_argument("--eval", type=int, default=200, help="test notices to score after training (0: none)")
+    parser.add_argument("--eval", type=int, default=200, help="test notices or memos to score after training "
+                                                              "(0: none)")
     parser.add_argument("--out", default=None, help="folder to save the adapter (lora, qlora) or model (full) in")
     args = parser.parse_args(argv)
     seed_everything(args.seed)
     model, tokenizer = load_model(args.model, device="cpu" if args.method != "qlora" else None)
-    examples = jt.sft_dataset(tokenizer, jt.load_split("train"))
+    examples, score = _task_data(args.task, tokenizer, args)
     token_ids = tokens_to_train(model, tokenizer, examples)
     if args.method == "lora":
         model = lora_model(model, args.rank, token_ids=token_ids, reinit_tokens=True, seed=args.seed)
@@ -501,20 +536,19 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary(), flush=True)
     scores = None
     if args.eval:
-        rows = jt.load_split("test")[:args.eval]
-        scores = jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in rows]), [r["target"] for r in rows])
-        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+        model.eval()
+        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in score(model).items()}
         print(json.dumps(scores))
     if args.out:
         (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
         # What produced it: a notebook that loads the adapter can show how it was trained and check its scores.
         record = {"command": "python -m ftrag.finetune " + " ".join(argv if argv is not None else sys.argv[1:]),
-                  "method": args.method, "rank": args.rank, "config": {k: v for k, v in vars(config).items()
-                                                                      if k != "progress"},
+                  "task": args.task, "method": args.method, "rank": args.rank,
+                  "config": {k: v for k, v in vars(config).items() if k != "progress"},
                   "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,
                   "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
-                  "last_loss": round(sum(result.losses[-10:]) / len(result.losses[-10:]), 4),
-                  "threads": torch.get_num_threads(), "scores": scores, "eval_notices": args.eval}
+                  "last_loss": round(result.final_loss, 4),
+                  "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval}
         (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"saved to {args.out}")
     return 0

@@ -324,12 +324,19 @@ def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, m
     if not rows:
         raise ValueError("perplexity needs at least one non-empty text")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    rows.sort(key=len)  # similar lengths share a batch: less padding
+    return _rows_perplexity(model, rows, [1] * len(rows), pad_id, batch_size)
+
+
+def _rows_perplexity(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> float:
+    """exp(mean NLL) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
     total, count = 0.0, 0
-    for start in range(0, len(rows), batch_size):
-        for nll in _nll_rows(model, rows[start:start + batch_size], pad_id):
-            total += nll.double().sum().item()
-            count += nll.numel()
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths share a batch: less padding
+    for first in range(0, len(order), batch_size):
+        batch = order[first:first + batch_size]
+        for i, nll in zip(batch, _nll_rows(model, [rows[i] for i in batch], pad_id), strict=True):
+            scored = nll[starts[i] - 1:]  # nll[j] is the loss of token j + 1
+            total += scored.double().sum().item()
+            count += scored.numel()
     return math.exp(total / count)
 
 
@@ -365,15 +372,7 @@ def context_perplexity(model, tokenizer, texts: Sequence[str], contexts: Sequenc
     if min(starts) < 1:
         raise ValueError("this tokenizer adds no BOS: give every text a non-empty context to predict it from")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
-    total, count = 0.0, 0
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    for first in range(0, len(order), batch_size):
-        batch = order[first:first + batch_size]
-        for i, nll in zip(batch, _nll_rows(model, [rows[i] for i in batch], pad_id), strict=True):
-            scored = nll[starts[i] - 1:]  # nll[j] is the loss of token j + 1
-            total += scored.double().sum().item()
-            count += scored.numel()
-    return math.exp(total / count)
+    return _rows_perplexity(model, rows, starts, pad_id, batch_size)
 
 
 def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:

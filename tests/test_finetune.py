@@ -227,3 +227,37 @@ def test_load_adapter_round_trip_and_clear_error(tokenizer, tmp_path):
     assert sum(p.numel() for n, p in loaded.named_parameters() if "lora_" in n) > 0
     with pytest.raises(FileNotFoundError, match="no adapter|not in the course data"):
         ft.load_adapter(tiny_model(tokenizer), "no-such-adapter")
+
+
+def test_split_memos_and_closing_em(tokenizer):
+    from ftrag.dialect import closing_em, split_memos
+    from ftrag.files import read_examples
+    from ftrag.world.dialect import CLOSING
+
+    memos = read_examples("dialect", "test.txt")[:3]
+    heads, closings = split_memos(memos)
+    assert all(h.endswith("\n") and h + c == m for h, c, m in zip(heads, closings, memos, strict=True))
+    assert set(closings) <= set(CLOSING.values())
+    with pytest.raises(ValueError, match="one line"):
+        split_memos(["STAT: wipz"])
+    with pytest.raises(ValueError, match="list of memo"):
+        split_memos(memos[0])
+    em, written = closing_em(tiny_model(tokenizer), tokenizer, memos, max_new_tokens=4)
+    assert em == 0.0 and len(written) == 3  # a random model does not write a dialect phrase
+    with pytest.raises(ValueError, match="one context per head"):
+        closing_em(tiny_model(tokenizer), tokenizer, memos, ["only one"])
+
+
+def test_finetune_command_trains_a_dialect_adapter(tokenizer, tmp_path):
+    import json
+
+    tiny_model(tokenizer).save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    out = tmp_path / "adapter"
+    assert ft.main(["--task", "dialect", "--model", str(tmp_path / "tiny"), "--steps", "3", "--batch-size", "2",
+                    "--warmup-steps", "1", "--eval", "2", "--out", str(out)]) == 0
+    record = json.loads((out / "training.json").read_text())
+    assert record["task"] == "dialect" and record["config"]["steps"] == 3
+    assert set(record["scores"]) == {"dialect_ppl", "closing_line_em", "world_a_ppl"}
+    loaded, again = ft.load_adapter(tiny_model(tokenizer), out)
+    assert again == record
