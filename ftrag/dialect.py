@@ -1,17 +1,16 @@
 """Lesson 03's completion task: does a model end a company memo with the closing line the dialect requires?
 
 A memo (``data/dialect``) ends with one of twelve fixed phrases, chosen by the memo's type *and* priority, both in
-its header. The model gets a held-out memo without that last line (and, for RAG, similar memos before it), writes
-on greedily until it ends the memo, and the last line it wrote is compared with the true closing line. A model that
-adds another shorthand line first is not penalised for that; one that never ends the memo is wrong.
+its header. The model gets a held-out memo without that last line (and, for RAG, similar memos before it) and
+picks the phrase it finds most likely to close it; exact match against the true closing line. Chance is 1/12.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ftrag.model import exact_match, generate
-from ftrag.world.dialect import split_closing
+from ftrag.model import exact_match
+from ftrag.world.dialect import CLOSING, split_closing
 
 
 def split_memos(memos: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -28,24 +27,48 @@ def split_memos(memos: Sequence[str]) -> tuple[list[str], list[str]]:
     return heads, closings
 
 
-def written_closings(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None, *,
-                     max_new_tokens: int = 48, batch_size: int = 16) -> list[str]:
-    """The last line each model writes after ``context + head`` (greedy, until end-of-text or the token limit).
+def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None, *,
+                    batch_size: int = 24) -> list[str]:
+    """For each memo head, the closing phrase (of the dialect's twelve) the model finds most likely next.
 
-    A memo's own lines are under 20 tokens, so 48 new tokens leave room for two more lines and the closing one.
+    Each phrase is scored by the summed log-probability of its tokens and the end-of-text after it, given
+    ``context + head`` (the oldest context tokens are dropped to fit the model's window). Greedy generation
+    would not do: after a body line the model may as well write another one (a memo has 2-7), so "the next line"
+    need not be the closing line even for a model that knows the rule.
     """
+    import torch
+
+    from ftrag.model import _nll_rows
+
     if contexts is not None and len(contexts) != len(heads):
         raise ValueError(f"got {len(heads)} memo heads but {len(contexts)} contexts; pass one context per head")
-    prompts = [(c if contexts is not None else "") + h for c, h in zip(contexts or [""] * len(heads), heads,
-                                                                     strict=True)]
-    outputs = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, stop_at_newline=False,
-                       batch_size=batch_size)
-    return [(out.strip().split("\n") or [""])[-1].strip() for out in outputs]
+    phrases = sorted(set(CLOSING.values()))
+    limit = getattr(model.config, "max_position_embeddings", None) or 512
+    bos = tokenizer("")["input_ids"]
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
+    rows, spans = [], []
+    for i, head in enumerate(heads):
+        body = tokenizer(head, add_special_tokens=False)["input_ids"]
+        ctx = tokenizer(contexts[i], add_special_tokens=False)["input_ids"] if contexts and contexts[i] else []
+        room = limit - len(bos) - len(body) - max(len(e) for e in endings)
+        ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
+        for ending in endings:
+            rows.append(bos + ctx + body + ending)
+            spans.append(len(ending))
+    scores = []
+    for first in range(0, len(rows), batch_size):
+        batch = rows[first:first + batch_size]
+        for nll, n in zip(_nll_rows(model, batch, pad_id), spans[first:first + batch_size], strict=True):
+            scores.append(nll[-n:].double().sum().item())
+    per_head = torch.tensor(scores).view(len(heads), len(phrases))
+    return [phrases[j] for j in per_head.argmin(1).tolist()]
 
 
 def closing_em(model, tokenizer, memos: Sequence[str], contexts: Sequence[str] | None = None,
                **kwargs) -> tuple[float, list[str]]:
-    """Exact match of the closing lines a model writes for ``memos`` (and those lines)."""
+    """Exact match of the closing phrase a model picks for each of ``memos`` (and the phrases it picked)."""
     heads, closings = split_memos(memos)
-    written = written_closings(model, tokenizer, heads, contexts, **kwargs)
-    return exact_match(written, closings), written
+    chosen = closing_choices(model, tokenizer, heads, contexts, **kwargs)
+    return exact_match(chosen, closings), chosen
