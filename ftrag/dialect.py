@@ -38,7 +38,7 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     """
     import torch
 
-    from ftrag.model import _nll_rows
+    from ftrag.model import _rows_nll
 
     if contexts is not None and len(contexts) != len(heads):
         raise ValueError(f"got {len(heads)} memo heads but {len(contexts)} contexts; pass one context per head")
@@ -48,20 +48,17 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
-    rows, spans = [], []
+    rows, starts = [], []
     for i, head in enumerate(heads):
         body = tokenizer(head, add_special_tokens=False)["input_ids"]
         ctx = tokenizer(contexts[i], add_special_tokens=False)["input_ids"] if contexts and contexts[i] else []
+        # The same context for every phrase: room for the longest one, the oldest context tokens dropped first.
         room = limit - len(bos) - len(body) - max(len(e) for e in endings)
         ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
         for ending in endings:
             rows.append(bos + ctx + body + ending)
-            spans.append(len(ending))
-    scores = []
-    for first in range(0, len(rows), batch_size):
-        batch = rows[first:first + batch_size]
-        for nll, n in zip(_nll_rows(model, batch, pad_id), spans[first:first + batch_size], strict=True):
-            scores.append(nll[-n:].double().sum().item())
+            starts.append(len(rows[-1]) - len(ending))
+    scores = _rows_nll(model, rows, starts, pad_id, batch_size)
     per_head = torch.tensor(scores).view(len(heads), len(phrases))
     return [phrases[j] for j in per_head.argmin(1).tolist()]
 

@@ -327,17 +327,21 @@ def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, m
     return _rows_perplexity(model, rows, [1] * len(rows), pad_id, batch_size)
 
 
-def _rows_perplexity(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> float:
-    """exp(mean NLL) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
-    total, count = 0.0, 0
+def _rows_nll(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> list[float]:
+    """Summed NLL (nats) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
+    sums = [0.0] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths share a batch: less padding
     for first in range(0, len(order), batch_size):
         batch = order[first:first + batch_size]
         for i, nll in zip(batch, _nll_rows(model, [rows[i] for i in batch], pad_id), strict=True):
-            scored = nll[starts[i] - 1:]  # nll[j] is the loss of token j + 1
-            total += scored.double().sum().item()
-            count += scored.numel()
-    return math.exp(total / count)
+            sums[i] = nll[starts[i] - 1:].double().sum().item()  # nll[j] is the loss of token j + 1
+    return sums
+
+
+def _rows_perplexity(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> float:
+    """exp(mean NLL) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
+    total = sum(_rows_nll(model, rows, starts, pad_id, batch_size))
+    return math.exp(total / sum(len(r) - s for r, s in zip(rows, starts, strict=True)))
 
 
 def context_perplexity(model, tokenizer, texts: Sequence[str], contexts: Sequence[str] | None = None, *,
