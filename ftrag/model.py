@@ -134,12 +134,29 @@ def load_model(name: str | None = None, *, device: str | None = None, dtype: tor
     tokenizer, model = _from_pretrained(name, source, is_hub, kwargs)
     if not load_in_4bit:
         model.to(device)
+    elif device == "cpu":
+        _plain_cpu_4bit_inference(model)
     if tokenizer.pad_token is None:  # many hub tokenizers have no pad token; EOS is the usual stand-in
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # generation appends on the right, so prompts must end at the same column
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.eval()
     return model, tokenizer
+
+
+def _plain_cpu_4bit_inference(model) -> None:
+    """Keep bitsandbytes' CPU inference on its general 4-bit path for layers its fast path cannot repack.
+
+    On a CPU with AVX-512 bf16, bitsandbytes 0.50 repacks a 4-bit layer's weights on its first forward pass without
+    gradients, which needs the output size to be a multiple of 32 and the input size a multiple of the 64-weight
+    quantization block; the course model's MLP (688 wide) is neither, so generation would stop with "N must be
+    divisible by block_n" or a reshape error. Those layers use the general path instead (the same numbers,
+    dequantized per matmul).
+    """
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False) and (module.out_features % 32
+                                                                     or module.in_features % 64):
+            module.support_avx512bf16_for_cpu = False
 
 
 def _device_of(model) -> torch.device:

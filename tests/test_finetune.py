@@ -5,6 +5,7 @@ import torch
 
 from ftrag import finetune as ft
 from ftrag import jsontask as jt
+from ftrag import model as M
 from ftrag.paths import data_path
 
 LAYERS, HIDDEN, FF = 2, 32, 64
@@ -262,3 +263,11 @@ def test_finetune_command_trains_a_dialect_adapter(tokenizer, tmp_path):
     assert set(record["scores"]) == {"dialect_ppl", "closing_line_em", "world_a_ppl"}
     loaded, again = ft.load_adapter(tiny_model(tokenizer), out)
     assert again == record
+
+
+def test_course_model_in_4bit_generates_on_cpu():
+    """bitsandbytes' CPU fast path cannot repack the course model's 688-wide MLP; load_model keeps it off there."""
+    pytest.importorskip("bitsandbytes")
+    model, tok = M.load_model("course-lm", device="cpu", load_in_4bit=True)
+    prompt = M.format_prompt("Where was Anna Berg born?", ["Anna Berg was born in Kastel."])
+    assert M.generate(model, tok, [prompt], max_new_tokens=4)[0].strip()
