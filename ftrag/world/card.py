@@ -52,7 +52,9 @@ memo's type and priority. `glossary.md` explains it. Train, valid and test split
 **The JSON task** (`json_task/`): plain-English notices (`text`) and the JSON object they describe (`target`),
 valid against `schema.json` (JSON Schema 2020-12: enum, bounded strings, ISO date, bounded integer, nested object).
 
-**The course models** (`models/`): trained by `python -m ftrag.pretrain` on World A only; see their model cards.
+**The course models** (`models/`): `course-lm` is trained by `python -m ftrag.pretrain` on World A only; see its
+model card. The adapters beside it are trained from it by `python -m ftrag.finetune` (each folder's
+`training.json` holds the exact command, its time and its scores): `json-qlora` for lesson 02.
 
 ## Sizes
 
