@@ -381,6 +381,12 @@ else:
 
 # %%
 table = jt.results_table(results)
+records = {"LoRA": (adapted, record), "QLoRA": (qadapted, qrecord) if "QLoRA" in results else None}
+for name, entry in records.items():
+    if entry:
+        trainable, total = ft.count_parameters(entry[0])
+        table.loc[name, "trained %"] = 100 * trainable / total
+        table.loc[name, "training min (its record)"] = entry[1]["train_seconds"] / 60
 table.round(3)
 
 # %%
