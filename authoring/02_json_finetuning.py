@@ -192,9 +192,15 @@ lora = ft.lora_model(load_model(MODEL_NAME, device="cpu")[0], RANK, token_ids=ro
                      reinit_tokens=True, seed=SEED)
 trainable, total = ft.count_parameters(lora)
 print(f"LoRA r={RANK}: {trainable:,} trainable parameters of {total:,} ({100 * trainable / total:.2f}%)")
+def brief(result):
+    """Steps, loss and share trained (time and memory vary by machine: they are in section 6's cost table)."""
+    return (f"{len(result.losses)} steps, loss {result.losses[0]:.2f} -> {result.final_loss:.2f}, "
+            f"{100 * result.trainable_share:.2f}% of the parameters trained")
+
+
 config = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=4e-3, warmup_steps=5, seed=SEED)
 live = {"LoRA": ft.train(lora, sft, config, pad_id=tokenizer.pad_token_id)}
-print(live["LoRA"].summary())
+print(brief(live["LoRA"]))
 
 # %% [markdown]
 # ### 4.4 The trained adapter
@@ -289,7 +295,7 @@ qlora, _ = ft.qlora_model(MODEL_NAME, RANK, device="cpu", token_ids=rows_to_trai
 qconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=4e-3, warmup_steps=5, seed=SEED,
                          gradient_checkpointing=True)
 live["QLoRA"] = ft.train(qlora, sft, qconfig, pad_id=tokenizer.pad_token_id)
-print(live["QLoRA"].summary())
+print(brief(live["QLoRA"]))
 assert sum(live["QLoRA"].losses[-5:]) / 5 < live["QLoRA"].losses[0] - 2, "the QLoRA loss must fall"
 
 # %%
@@ -315,7 +321,7 @@ full = load_model(MODEL_NAME, device="cpu")[0]
 full.requires_grad_(True)
 fconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=1e-3, warmup_steps=5, seed=SEED)
 live["full fine-tuning"] = ft.train(full, sft, fconfig, pad_id=tokenizer.pad_token_id)
-print(live["full fine-tuning"].summary())
+print(brief(live["full fine-tuning"]))
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.2))
