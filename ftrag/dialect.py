@@ -7,7 +7,8 @@ picks the phrase it finds most likely to close it; exact match against the true 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ftrag.model import exact_match
 from ftrag.world.dialect import CLOSING, split_closing
@@ -27,8 +28,7 @@ def split_memos(memos: Sequence[str]) -> tuple[list[str], list[str]]:
     return heads, closings
 
 
-def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None, *,
-                    batch_size: int = 24) -> list[str]:
+def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None) -> list[str]:
     """For each memo head, the closing phrase (of the dialect's twelve) the model finds most likely next.
 
     Each phrase is scored by the summed log-probability of its tokens and the end-of-text after it, given
@@ -37,9 +37,12 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     need not be the closing line even for a model that knows the rule.
     """
     import torch
+    import torch.nn.functional as F
 
-    from ftrag.model import _rows_nll
+    from ftrag.model import _device_of
 
+    if isinstance(heads, str) or not heads:
+        raise ValueError("heads must be a non-empty list of memo heads (split_memos gives them)")
     if contexts is not None and len(contexts) != len(heads):
         raise ValueError(f"got {len(heads)} memo heads but {len(contexts)} contexts; pass one context per head")
     phrases = sorted(set(CLOSING.values()))
@@ -47,25 +50,175 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     bos = tokenizer("")["input_ids"]
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
+    width = max(len(e) for e in endings)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
-    rows, starts = [], []
-    for i, head in enumerate(heads):
-        body = tokenizer(head, add_special_tokens=False)["input_ids"]
-        ctx = tokenizer(contexts[i], add_special_tokens=False)["input_ids"] if contexts and contexts[i] else []
-        # The same context for every phrase: room for the longest one, the oldest context tokens dropped first.
-        room = limit - len(bos) - len(body) - max(len(e) for e in endings)
-        ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
-        for ending in endings:
-            rows.append(bos + ctx + body + ending)
-            starts.append(len(rows[-1]) - len(ending))
-    scores = _rows_nll(model, rows, starts, pad_id, batch_size)
-    per_head = torch.tensor(scores).view(len(heads), len(phrases))
-    return [phrases[j] for j in per_head.argmin(1).tolist()]
+    device = _device_of(model)
+    ending_ids = torch.full((len(endings), width), pad_id, dtype=torch.long)
+    ending_mask = torch.zeros((len(endings), width), dtype=torch.long)
+    for j, e in enumerate(endings):
+        ending_ids[j, :len(e)], ending_mask[j, :len(e)] = torch.tensor(e), 1
+    ending_ids, ending_mask = ending_ids.to(device), ending_mask.to(device)
+    chosen = []
+    with torch.no_grad():
+        for i, head in enumerate(heads):
+            body = tokenizer(head, add_special_tokens=False)["input_ids"]
+            ctx = (tokenizer(contexts[i], add_special_tokens=False, verbose=False)["input_ids"]
+                   if contexts and contexts[i] else [])  # (verbose: a context may exceed the window; it is cut)
+            # The same context for every phrase: room for the longest one, the oldest context tokens dropped first.
+            room = limit - len(bos) - len(body) - width
+            ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
+            prefix = torch.tensor([bos + ctx + body], device=device)
+            # The memo is read once; its key/value cache is then shared by the twelve candidate endings.
+            out = model(input_ids=prefix, use_cache=True)
+            cache = out.cache
+            cache.batch_repeat_interleave(len(endings))
+            mask = torch.cat([torch.ones((len(endings), prefix.shape[1]), dtype=torch.long, device=device),
+                              ending_mask], dim=1)
+            logits = model(input_ids=ending_ids, cache=cache, attention_mask=mask).logits.float()
+            # Token 0 of an ending is predicted by the memo's last position, token t by the ending's position t-1.
+            logits = torch.cat([out.logits[:, -1:].float().expand(len(endings), 1, -1), logits[:, :-1]], dim=1)
+            nll = F.cross_entropy(logits.transpose(1, 2), ending_ids, reduction="none") * ending_mask
+            chosen.append(phrases[int(nll.sum(1).argmin())])
+    return chosen
 
 
-def closing_em(model, tokenizer, memos: Sequence[str], contexts: Sequence[str] | None = None,
-               **kwargs) -> tuple[float, list[str]]:
+def closing_em(model, tokenizer, memos: Sequence[str],
+               contexts: Sequence[str] | None = None) -> tuple[float, list[str]]:
     """Exact match of the closing phrase a model picks for each of ``memos`` (and the phrases it picked)."""
     heads, closings = split_memos(memos)
-    chosen = closing_choices(model, tokenizer, heads, contexts, **kwargs)
+    chosen = closing_choices(model, tokenizer, heads, contexts)
     return exact_match(chosen, closings), chosen
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Continued pretraining on the memos, and what it costs on World A (lesson 03's sweep and live runs share these)
+
+BLOCK_SIZE = 512  # a memo is ~155 tokens: a block shorter than a memo never holds its header and its closing line
+
+
+def training_examples(tokenizer, steps: int, batch_size: int, block_size: int = BLOCK_SIZE) -> list[dict]:
+    """Packed blocks of the first training memos: enough for one pass of ``steps * batch_size`` blocks (2x margin).
+
+    Every run with the same arguments sees the same memos in the same blocks, so a live run in a notebook can be
+    compared with a recorded one.
+    """
+    from ftrag.files import read_examples
+    from ftrag.finetune import lm_examples
+
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("block_size", block_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    memos = read_examples("dialect", "train.txt.xz")
+    need = min(len(memos), 2 * steps * batch_size * block_size // 150 + 1)  # ~150 tokens per memo
+    return lm_examples(tokenizer, memos[:need], block_size=block_size)
+
+
+def train_on_memos(model, tokenizer, *, method: str = "lora", rank: int = 4, lr: float = 1e-3, steps: int = 40,
+                   batch_size: int = 4, block_size: int = BLOCK_SIZE, warmup_steps: int = 5, seed: int = 0,
+                   progress: bool = True, eval_fn: Callable[[], float] | None = None, eval_every: int = 0):
+    """Continued pretraining of ``model`` on the dialect's training memos; returns (trained model, TrainResult).
+
+    ``method``: ``"lora"`` (rank ``rank`` on every linear layer, lesson 02's ``lora_model``) or ``"full"`` (every
+    weight). The model is changed in place (LoRA wraps it): load a fresh copy for each run.
+    """
+    import torch
+
+    from ftrag.finetune import TrainConfig, lora_model, tokens_to_train, train
+
+    if method not in ("lora", "full"):
+        raise ValueError(f"method must be 'lora' or 'full', got {method!r}")
+    examples = training_examples(tokenizer, steps, batch_size, block_size)
+    torch.manual_seed(seed)  # the LoRA matrices' initialisation
+    if method == "lora":
+        model = lora_model(model, rank, token_ids=tokens_to_train(model, tokenizer, examples), reinit_tokens=True,
+                           seed=seed)
+    else:
+        model.requires_grad_(True)
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, seed=seed,
+                         progress=progress)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return model, train(model, examples, config, pad_id=pad_id, eval_fn=eval_fn, eval_every=eval_every)
+
+
+def forgetting_scores(model, tokenizer, *, n_test: int = 200, n_heldout: int = 100, n_rc: int = 100) -> dict:
+    """What a model knows of the dialect and of World A: the numbers of lesson 03's learn-vs-forget plot.
+
+    ``dialect_ppl`` on the first ``n_test`` test memos, ``world_a_ppl`` on the first ``n_heldout`` held-out World A
+    texts, ``rc_em``: reading-comprehension exact match on the first ``n_rc`` rows of ``rc_test.jsonl`` (gold
+    passage alone, greedy answer).
+    """
+    from ftrag.files import read_examples, read_jsonl
+    from ftrag.model import answer_questions, exact_match, perplexity, with_distractors
+
+    rc = read_jsonl("world_a", "rc_test.jsonl")[:n_rc]
+    answers = answer_questions(model, tokenizer, [r["question"] for r in rc], [with_distractors(r, 0) for r in rc],
+                               max_new_tokens=16)
+    return {"dialect_ppl": perplexity(model, tokenizer, read_examples("dialect", "test.txt")[:n_test]),
+            "world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:n_heldout]),
+            "rc_em": exact_match(answers, [r["answer"] for r in rc])}
+
+
+SWEEP = [("lora", 1, 1e-3), ("lora", 4, 1e-3), ("lora", 16, 1e-3), ("full", 0, 1e-3),
+         ("lora", 1, 3e-3), ("lora", 4, 3e-3), ("lora", 16, 3e-3), ("full", 0, 3e-4),
+         ("lora", 4, 3e-4), ("full", 0, 1e-4)]
+
+
+def sweep(out: str | Path, *, steps: int = 40, batch_size: int = 4, seed: int = 0,
+          runs: Sequence[tuple[str, int, float]] = SWEEP) -> dict:
+    """Train and score each (method, rank, lr) of ``runs`` on the same memos; write the rows to ``out`` (JSON).
+
+    Rows already in ``out`` with the same budget are kept (the sweep resumes after an interruption).
+    """
+    import json
+
+    import torch
+
+    from ftrag.model import load_model
+
+    out = Path(out)
+    warmup = min(5, steps - 1)
+    budget = {"steps": steps, "batch_size": batch_size, "block_size": BLOCK_SIZE, "warmup_steps": warmup, "seed": seed}
+    record = json.loads(out.read_text()) if out.exists() else {}
+    if record.get("budget") != budget:
+        record = {"budget": budget, "rows": []}
+    record["command"] = f"python -m ftrag.dialect --steps {steps} --batch-size {batch_size} --seed {seed} --out {out}"
+    record["threads"] = torch.get_num_threads()
+    if not any(r["method"] == "base" for r in record["rows"]):
+        model, tokenizer = load_model(device="cpu")
+        record["rows"].append({"method": "base", "rank": 0, "lr": 0.0, "trainable": 0, "train_seconds": 0.0,
+                               **forgetting_scores(model, tokenizer)})
+    for method, rank, lr in runs:
+        if any((r["method"], r["rank"], r["lr"]) == (method, rank, lr) for r in record["rows"]):
+            continue
+        model, tokenizer = load_model(device="cpu")
+        model, result = train_on_memos(model, tokenizer, method=method, rank=rank, lr=lr, steps=steps,
+                                       batch_size=batch_size, warmup_steps=warmup, seed=seed, progress=False)
+        row = {"method": method, "rank": rank, "lr": lr, "trainable": result.trainable,
+               "train_seconds": round(result.seconds, 1), "final_loss": result.final_loss,
+               **forgetting_scores(model, tokenizer)}
+        record["rows"].append(row)
+        print(json.dumps(row), flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(record, indent=1) + "\n")
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.dialect --out results/03_forgetting_sweep.json``: lesson 03's learn-vs-forget sweep."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Lesson 03's sweep: continued pretraining on the dialect with LoRA "
+                                                 "at ranks 1, 4, 16 and with full fine-tuning, same memos and token "
+                                                 "budget, several learning rates; dialect and World A scores.")
+    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per run")
+    parser.add_argument("--batch-size", type=int, default=4, help=f"blocks of {BLOCK_SIZE} tokens per step")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the LoRA init")
+    parser.add_argument("--out", default="results/03_forgetting_sweep.json", help="JSON file of the rows")
+    args = parser.parse_args(argv)
+    sweep(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

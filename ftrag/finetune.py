@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,11 @@ from pathlib import Path
 import torch
 
 from ftrag.jsontask import IGNORE_INDEX
+
+# Library noise a learner cannot act on, which names files on this machine: bitsandbytes looks for an optional CPU
+# kernel package (`kernels`), and peft reads an attribute that transformers 5 renamed.
+warnings.filterwarnings("ignore", message="Failed to load CPU gemm_4bit_forward")
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # The linear layers of a Llama block (the course model, SmolLM2, Qwen2.5 all name them so).
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -480,12 +486,9 @@ def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
             return jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in rows]),
                             [r["target"] for r in rows])
         return jt.sft_dataset(tokenizer, jt.load_split("train")), score_json
-    from ftrag.dialect import closing_em
+    from ftrag.dialect import closing_em, training_examples
 
-    memos = read_examples("dialect", "train.txt.xz")
-    # Enough memos for the run (about 150 tokens each, 2x margin), so one pass is never cut short.
-    need = min(len(memos), 2 * args.steps * args.batch_size * args.block_size // 150 + 1)
-    examples = lm_examples(tokenizer, memos[:need], block_size=args.block_size)
+    examples = training_examples(tokenizer, args.steps, args.batch_size, args.block_size)
 
     def score_dialect(model) -> dict:
         test = read_examples("dialect", "test.txt")[:args.eval]
@@ -511,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, default=4, help="LoRA rank r (lora and qlora)")
     parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="examples per step")
-    parser.add_argument("--block-size", type=int, default=128, help="dialect: tokens per packed block")
+    parser.add_argument("--block-size", type=int, default=512,
+                        help="dialect: tokens per packed block (a memo is ~155 tokens: keep it longer than that)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="dialect: closing-line EM on 100 validation memos every N steps (recorded in "
+                             "training.json)")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps, help="linear warm-up steps")
     parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the token-row noise")
@@ -532,7 +539,21 @@ def main(argv: list[str] | None = None) -> int:
         model.requires_grad_(True)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
                          seed=args.seed, gradient_checkpointing=args.method == "qlora")
-    result = train(model, examples, config, pad_id=tokenizer.pad_token_id)
+    eval_fn = None
+    if args.eval_every:
+        if args.task != "dialect":
+            parser.error("--eval-every is for --task dialect")
+        from ftrag.dialect import closing_em
+        from ftrag.files import read_examples
+
+        valid = read_examples("dialect", "valid.txt")[:100]
+
+        def eval_fn() -> float:
+            em, _ = closing_em(model, tokenizer, valid)
+            print(f"validation closing-line EM {em:.3f}", flush=True)
+            return em
+    result = train(model, examples, config, pad_id=tokenizer.pad_token_id, eval_fn=eval_fn,
+                   eval_every=args.eval_every)
     print(result.summary(), flush=True)
     scores = None
     if args.eval:
@@ -548,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
                   "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,
                   "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
                   "last_loss": round(result.final_loss, 4),
-                  "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval}
+                  "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval,
+                  **({"valid_closing_em": result.evals} if args.eval_every else {})}
         (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"saved to {args.out}")
     return 0

@@ -386,7 +386,8 @@ def context_perplexity(model, tokenizer, texts: Sequence[str], contexts: Sequenc
         body = tokenizer(text, add_special_tokens=False)["input_ids"] + eos
         if len(bos) + len(body) > limit:
             raise ValueError(f"a text of {len(body)} tokens does not fit the context of {limit} tokens")
-        ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
+        # verbose=False: a long context is expected here (it is cut below), so no "longer than 512" warning
+        ctx = tokenizer(context, add_special_tokens=False, verbose=False)["input_ids"] if context else []
         ctx = ctx[max(0, len(bos) + len(ctx) + len(body) - limit):]  # drop the oldest context tokens
         rows.append(bos + ctx + body)
         starts.append(len(bos) + len(ctx))  # index of the text's first token

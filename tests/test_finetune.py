@@ -250,6 +250,32 @@ def test_split_memos_and_closing_em(tokenizer):
         closing_em(tiny_model(tokenizer), tokenizer, memos, ["only one"])
 
 
+def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
+    """The memo is read once and its cache shared by the twelve endings: same pick as scoring each full row."""
+    import torch
+
+    from ftrag.dialect import closing_choices, split_memos
+    from ftrag.files import read_examples
+    from ftrag.model import _rows_nll
+    from ftrag.world.dialect import CLOSING
+
+    heads, _ = split_memos(read_examples("dialect", "test.txt")[:4])
+    contexts = ["", "A memo before it.\n\n", "", "x " * 600]  # the last one must lose its oldest tokens
+    model = tiny_model(tokenizer)
+    phrases = sorted(set(CLOSING.values()))
+    endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for p in phrases]
+    limit = model.config.max_position_embeddings
+    expected = []
+    for head, context in zip(heads, contexts, strict=True):
+        body = tokenizer(head, add_special_tokens=False)["input_ids"]
+        ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
+        ctx = ctx[max(0, len(ctx) - (limit - 1 - len(body) - max(map(len, endings)))):]
+        rows = [tokenizer("")["input_ids"] + ctx + body + e for e in endings]
+        nll = _rows_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
+        expected.append(phrases[int(torch.tensor(nll).argmin())])
+    assert closing_choices(model, tokenizer, heads, contexts) == expected
+
+
 def test_finetune_command_trains_a_dialect_adapter(tokenizer, tmp_path):
     import json
 
@@ -271,3 +297,51 @@ def test_course_model_in_4bit_generates_on_cpu():
     model, tok = M.load_model("course-lm", device="cpu", load_in_4bit=True)
     prompt = M.format_prompt("Where was Anna Berg born?", ["Anna Berg was born in Kastel."])
     assert M.generate(model, tok, [prompt], max_new_tokens=4)[0].strip()
+
+
+def test_dialect_training_examples_hold_whole_memos(tokenizer):
+    from ftrag import dialect
+
+    examples = dialect.training_examples(tokenizer, steps=2, batch_size=2)
+    assert len(examples) >= 4 and all(len(e["input_ids"]) <= dialect.BLOCK_SIZE for e in examples)
+    assert examples == dialect.training_examples(tokenizer, steps=2, batch_size=2)  # same memos, same blocks
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        dialect.training_examples(tokenizer, steps=0, batch_size=2)
+
+
+def test_dialect_sweep_writes_resumable_rows(tokenizer, tmp_path, monkeypatch):
+    """The sweep command on a tiny budget: one row per run, the command and budget recorded, resumed not redone."""
+    import functools
+    import json
+
+    from ftrag import dialect
+
+    monkeypatch.setattr(dialect, "forgetting_scores",
+                        functools.partial(dialect.forgetting_scores, n_test=3, n_heldout=3, n_rc=3))
+    out = tmp_path / "sweep.json"
+    runs = [("lora", 1, 1e-3), ("full", 0, 1e-4)]
+    record = dialect.sweep(out, steps=2, batch_size=1, runs=runs)
+    assert [(r["method"], r["rank"]) for r in record["rows"]] == [("base", 0), ("lora", 1), ("full", 0)]
+    assert record["budget"]["steps"] == 2 and "python -m ftrag.dialect" in record["command"]
+    assert all({"dialect_ppl", "world_a_ppl", "rc_em", "trainable"} <= set(r) for r in record["rows"])
+    assert record["rows"][1]["trainable"] < record["rows"][2]["trainable"]
+    assert json.loads(out.read_text()) == record
+    with pytest.raises(ValueError, match="method must be 'lora' or 'full'"):
+        dialect.train_on_memos(tiny_model(tokenizer), tokenizer, method="qlora", steps=1, batch_size=1)
+    monkeypatch.setattr(dialect, "train_on_memos", lambda *a, **k: pytest.fail("a recorded run was trained again"))
+    assert dialect.sweep(out, steps=2, batch_size=1, runs=runs)["rows"] == record["rows"]
+
+
+def test_committed_forgetting_sweep_is_complete():
+    """Lesson 03 plots results/03_forgetting_sweep.json: every run of the sweep, every metric, the command."""
+    import json
+
+    from ftrag import dialect
+    from ftrag.paths import repo_root
+
+    record = json.loads((repo_root() / "results" / "03_forgetting_sweep.json").read_text())
+    assert record["command"].startswith("python -m ftrag.dialect") and record["budget"]["seed"] == 0
+    done = {(r["method"], r["rank"], r["lr"]) for r in record["rows"]}
+    assert set(dialect.SWEEP) <= done and ("base", 0, 0.0) in done
+    for row in record["rows"]:
+        assert row["dialect_ppl"] > 1 and row["world_a_ppl"] > 1 and 0 <= row["rc_em"] <= 1

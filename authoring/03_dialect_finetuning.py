@@ -1,0 +1,397 @@
+# notebook: notebooks/03_dialect_finetuning.ipynb
+# %% [markdown]
+# # 03 · A company dialect: continued pretraining vs putting the documents in the context
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ftrag-course/fine-tune-or-rag/blob/v0.1.0/notebooks/03_dialect_finetuning.ipynb)
+#
+# Quorvenex, the company of World B, writes its internal memos and tickets in a shorthand of its own: codes with
+# internal structure (`TQ-2574-RX`), fixed word order (`STAT: ... / OWN: ... / ETA: ...`), collocations that only
+# make sense once learned (`akkd zyv` + the owner's initials), and a closing line fixed by the memo's type *and*
+# priority. The course model has never read a word of it. Can retrieval teach the model this dialect, by pasting
+# similar memos into the prompt? Or does the model have to be trained on it?
+#
+# **You will learn**
+# - to find what a model does not know by its per-token loss (where it is surprised);
+# - to measure perplexity on a text's own tokens with other text in front of it (the RAG-style context);
+# - continued pretraining with LoRA: packing documents into blocks, and why the block length matters;
+# - forgetting: what training on the dialect costs on World A, for LoRA at ranks 1, 4 and 16 and full fine-tuning;
+# - a completion task that makes the difference concrete: closing a memo with the phrase the rule requires.
+#
+# **Time:** about 40 minutes (the notebook runs in about 3 minutes on a laptop CPU).
+# **Prerequisites:** [01 · Autoregressive prediction](01_autoregressive_prediction.ipynb) (perplexity) and
+# [02 · JSON-format fine-tuning](02_json_finetuning.ipynb) (LoRA, the training loop).
+
+# %% colab-install
+
+# %% [markdown]
+# ## Parameters
+#
+# `MODEL_NAME` selects the model. On Colab, a hub id (e.g. `"HuggingFaceTB/SmolLM2-135M"`) reruns the lesson on a
+# real model; the long-run adapter of section 6 belongs to the course model, so on another model the live run of
+# section 4 stands in for it, and the claims are reported rather than asserted.
+
+# %% tags=parameters
+MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
+SEED = 0  # every random draw starts from this seed
+N_TEST = 200  # test memos for perplexity
+N_CLOSING = 100  # test memos for the closing-line task
+POOL = 5000  # training memos the retriever searches
+STEPS, BATCH, LR = 40, 4, 1e-3  # the live runs: 40 steps of 4 blocks of 512 tokens (the recorded sweep's budget)
+SWEEP_FILE = "results/03_forgetting_sweep.json"  # written by `python -m ftrag.dialect` (section 5)
+ADAPTER = "dialect-lora"  # the long run shipped in data/models/ (section 6)
+
+# %%
+import json
+import random
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ftrag import dialect, seed_everything
+from ftrag.claims import claim, is_course_model
+from ftrag.files import read_examples
+from ftrag.finetune import lm_examples, load_adapter
+from ftrag.model import context_perplexity, generate, load_model, perplexity, token_losses
+from ftrag.paths import data_path, repo_root
+from ftrag.retrieval import BM25Retriever, Chunk
+from ftrag.world.dialect import closing_line
+
+seed_everything(SEED)
+model, tokenizer = load_model(MODEL_NAME, device="cpu")
+train_memos = read_examples("dialect", "train.txt.xz")
+valid_memos = read_examples("dialect", "valid.txt")
+test_memos = read_examples("dialect", "test.txt")[:N_TEST]
+n_tokens = sum(len(tokenizer(m)["input_ids"]) for m in train_memos[:1000]) / 1000
+print(f"memos: {len(train_memos):,} train, {len(valid_memos)} validation, {len(test_memos)} test (of 500); "
+      f"~{n_tokens:.0f} tokens each, ~{n_tokens * len(train_memos) / 1e6:.1f}M training tokens")
+print("\n\n".join(test_memos[:2]))
+
+# %% [markdown]
+# ## 1. Meet the dialect
+#
+# The glossary (`data/dialect/glossary.md`, written by the same code that generates the memos) explains every
+# term. The rule that matters most for this lesson is the last line:
+
+# %%
+glossary = data_path("dialect", "glossary.md").read_text()
+rule = glossary[glossary.index("## closing_line_rule"):glossary.index("Invented terms")]
+print(rule.strip())
+print("\nthe first test memo's header:", test_memos[0].split("\n")[0], "->", closing_line(test_memos[0]))
+
+# %% [markdown]
+# Where is the course model surprised? Below, the loss (in nats) of every token of a test memo given everything
+# before it. Words of World A cost little; the dialect's words, codes and the closing line cost a lot.
+
+# %%
+tokens, losses = token_losses(model, tokenizer, test_memos[0])
+fig, ax = plt.subplots(figsize=(11, 3))
+ax.bar(range(len(losses)), losses, color=["tab:red" if v > 6 else "tab:blue" for v in losses])
+ax.set_xticks(range(len(tokens)), [t.replace("\n", "⏎") for t in tokens], rotation=90, fontsize=6)
+ax.set(ylabel="loss (nats)", title="the base model's loss on each token of a memo (red: above 6 nats)")
+plt.tight_layout()
+plt.show()
+worst = sorted(zip(losses, tokens, strict=True), reverse=True)[:8]
+print("most surprising tokens:", ", ".join(f"{t!r} {v:.1f}" for v, t in worst))
+
+# %% [markdown]
+# ## 2. Baseline
+#
+# Three numbers describe a model for this lesson, and we will measure them for every model we make:
+# - **dialect perplexity** on the test memos (how well it predicts the dialect);
+# - **World A perplexity** on held-out World A text (what it knew before; it should not get worse);
+# - **World A reading-comprehension exact match** on 100 `rc_test.jsonl` questions with their passage.
+
+# %%
+start = time.perf_counter()
+base_scores = dialect.forgetting_scores(model, tokenizer, n_test=N_TEST)
+score_seconds = time.perf_counter() - start
+print(f"base model: dialect perplexity {base_scores['dialect_ppl']:,.0f}, World A perplexity "
+      f"{base_scores['world_a_ppl']:.2f}, reading comprehension EM {base_scores['rc_em']:.2f} "
+      f"(scored in {score_seconds:.0f} s)")
+
+# %% [markdown]
+# A perplexity in the thousands means the model spreads its bets over thousands of tokens at each step: it has
+# nothing to go on. World A perplexity is near 2: that is the text it was trained on.
+#
+# ## 3. RAG-style context: paste similar memos in front
+#
+# Retrieval's answer to a new dialect is to show the model examples. For each test memo we retrieve the most
+# similar training memos with BM25 (lesson 04), querying with the memo's first two lines (what a writer has when
+# starting a memo), and put 1, 2 or 4 of them in front of it, the most similar one nearest. We then measure
+# perplexity on **the memo's own tokens only**: the context is given, not scored. An *unfocused* variant pastes
+# 4 random memos instead.
+
+# %%
+pool = [Chunk(f"memo-{i}", f"memo-{i}", "", "memo", text, 0, 1) for i, text in enumerate(train_memos[:POOL])]
+retriever = BM25Retriever(pool)
+
+
+def retrieved_contexts(memos, k):
+    """For each memo, its k most similar pool memos (by its first two lines), most similar last, then a blank line."""
+    ids, _ = retriever.search(["\n".join(m.split("\n")[:2]) for m in memos], k)
+    return ["\n\n".join(pool[j].text for j in row[::-1]) + "\n\n" for row in ids]
+
+
+rng = random.Random(SEED)
+contexts = {"no context": None}
+contexts.update({f"BM25 top {k}": retrieved_contexts(test_memos, k) for k in (1, 2, 4)})
+contexts["4 random memos"] = ["\n\n".join(rng.sample(train_memos[:POOL], 4)) + "\n\n" for _ in test_memos]
+rag_ppl = {name: context_perplexity(model, tokenizer, test_memos, ctx) for name, ctx in contexts.items()}
+same_rule = np.mean([closing_line(c.split("\n\n")[-2]) == closing_line(m)
+                     for c, m in zip(contexts["BM25 top 1"], test_memos, strict=True)])
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.barh(list(rag_ppl)[::-1], list(rag_ppl.values())[::-1], color="tab:orange")
+ax.set(xscale="log", xlabel="dialect perplexity of the memo's own tokens (log scale)",
+       title="similar memos in the context (base model)")
+plt.tight_layout()
+plt.show()
+for name, value in rag_ppl.items():
+    print(f"{name:>15}: {value:9,.1f}  ({base_scores['dialect_ppl'] / value:4.1f}x lower than without context)")
+print(f"the top memo closes with the same phrase as the test memo for {same_rule:.0%} of the memos")
+
+# %% [markdown]
+# Similar memos help: the model copies the dialect's words from its context (lesson 01's reading ability, used
+# here). Random memos help less than similar ones. Keep the best number in mind for the next section.
+#
+# ## 4. Continued pretraining with LoRA
+#
+# Continued pretraining is next-token prediction on the new text, exactly like pretraining: every token is a
+# target. The memos are **packed**: joined into one stream (an end-of-text token between them) and cut into blocks,
+# so no step is spent on padding. How long the blocks are matters more than it seems. A memo is about 155 tokens
+# and its closing line depends on its header; a block shorter than the memo never holds both, so no training step
+# could teach the rule:
+
+# %%
+ids = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in train_memos[:2000]]
+for block in (128, 256, 512):
+    position, whole = 0, 0
+    for memo in ids:
+        first, last = position + 1, position + len(memo)  # the EOS before the memo, then its tokens
+        whole += first // block == last // block
+        position = last + 1
+    print(f"blocks of {block} tokens: {whole / len(ids):.0%} of the memos lie whole inside one block")
+examples = lm_examples(tokenizer, train_memos[:10], block_size=512)
+print(f"10 memos -> {len(examples)} blocks of up to 512 tokens; a block begins: "
+      f"{tokenizer.decode(examples[1]['input_ids'][:24])!r}")
+
+# %% [markdown]
+# We train LoRA rank 4 on every linear layer (lesson 02's `lora_model`) for `STEPS` steps of `BATCH` blocks of 512
+# tokens, with the validation perplexity measured every 10 steps. `dialect.train_on_memos` is lesson 02's training
+# loop with these memos; read it with `dialect.train_on_memos??`.
+
+# %%
+valid_small = valid_memos[:50]
+header = test_memos[1].split("\n")[0]  # a prompt for samples: a header alone
+lora_base, _ = load_model(MODEL_NAME, device="cpu")
+before = generate(lora_base, tokenizer, [header + "\n"], max_new_tokens=60, stop_at_newline=False)[0]
+lora_model, lora_run = dialect.train_on_memos(
+    lora_base, tokenizer, method="lora", rank=4, lr=LR, steps=STEPS, batch_size=BATCH, seed=SEED,
+    eval_fn=lambda: perplexity(lora_base, tokenizer, valid_small), eval_every=10)
+print(lora_run.summary().rsplit(";", 1)[0])  # (peak memory varies by machine)
+
+# %%
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3))
+ax1.plot(range(1, len(lora_run.losses) + 1), lora_run.losses)
+ax1.set(xlabel="step", ylabel="training loss (nats)", title="LoRA r 4 on the memos")
+steps_done, ppls = zip(*lora_run.evals, strict=True)
+ax2.plot(steps_done, ppls, "o-")
+ax2.set(xlabel="step", ylabel="validation perplexity", yscale="log", title="50 validation memos")
+plt.tight_layout()
+plt.show()
+lora_scores = dialect.forgetting_scores(lora_model, tokenizer, n_test=N_TEST)
+print(f"dialect test perplexity {base_scores['dialect_ppl']:,.0f} -> {lora_scores['dialect_ppl']:,.1f} "
+      f"({base_scores['dialect_ppl'] / lora_scores['dialect_ppl']:,.0f}x lower) after {lora_run.tokens:,} tokens")
+after = generate(lora_model, tokenizer, [header + "\n"], max_new_tokens=60, stop_at_newline=False)[0]
+print("\nprompt:", header)
+print("before:", before.replace("\n", " ⏎ "))
+print("after: ", after.replace("\n", " ⏎ "))
+
+# %%
+best_rag = min((v, k) for k, v in rag_ppl.items() if k != "no context")
+claim(model, base_scores["dialect_ppl"] / lora_scores["dialect_ppl"] >= 3,
+      f"LoRA continued pretraining lowers dialect perplexity at least 3x "
+      f"({base_scores['dialect_ppl']:,.0f} -> {lora_scores['dialect_ppl']:,.1f})")
+claim(model, lora_scores["dialect_ppl"] < best_rag[0],
+      f"the best RAG-style context ({best_rag[1]}: {best_rag[0]:,.1f}) lowers it less than LoRA "
+      f"({lora_scores['dialect_ppl']:,.1f})")
+
+# %% [markdown]
+# A few minutes of training on CPU did what no amount of pasted context did. The samples show why: after training
+# the model writes the dialect's layout (header, status line, shorthand lines) from a header alone.
+#
+# ## 5. Forgetting: LoRA ranks and full fine-tuning
+#
+# Training on the memos changes weights the model uses for World A. How much it forgets depends on how much it is
+# allowed to change. Biderman et al. ("LoRA Learns Less and Forgets Less", TMLR 2024) found that LoRA, at the same
+# learning rate and data, learns a new domain less than full fine-tuning does and forgets less of the old one. We
+# measure it here: full fine-tuning with the same memos, steps and learning rate as the LoRA run above.
+
+# %%
+full_model, _ = load_model(MODEL_NAME, device="cpu")
+full_model, full_run = dialect.train_on_memos(full_model, tokenizer, method="full", lr=LR, steps=STEPS,
+                                              batch_size=BATCH, seed=SEED)
+full_scores = dialect.forgetting_scores(full_model, tokenizer, n_test=N_TEST)
+live = pd.DataFrame([{"model": "base", "trained": 0, **base_scores},
+                     {"model": f"LoRA r 4, lr {LR:g}", "trained": lora_run.trainable, **lora_scores},
+                     {"model": f"full, lr {LR:g}", "trained": full_run.trainable, **full_scores}]).set_index("model")
+live.round(3)
+
+# %%
+claim(model, full_scores["world_a_ppl"] > lora_scores["world_a_ppl"],
+      f"full fine-tuning raises World A perplexity more than LoRA r 4 does (same memos, steps and lr: "
+      f"{full_scores['world_a_ppl']:.2f} vs {lora_scores['world_a_ppl']:.2f}, base {base_scores['world_a_ppl']:.2f})")
+
+# %% [markdown]
+# The rank sweep behind the scatter below trains LoRA at ranks 1, 4 and 16 and full fine-tuning, each at several
+# learning rates, with the same memos and budget as the two live runs; it takes about 10 minutes, so it is run by
+# one command that writes its rows to a committed file:
+#
+# ```bash
+# python -m ftrag.dialect --out results/03_forgetting_sweep.json
+# ```
+#
+# The two live runs above are rows of that sweep: the next cell checks that they agree with the recorded ones, so
+# the file describes the code you are running.
+
+# %%
+sweep = json.loads((repo_root() / SWEEP_FILE).read_text())
+rows = pd.DataFrame(sweep["rows"])
+print(f"{len(rows)} rows, budget {sweep['budget']}; made by: {sweep['command']}")
+
+
+def recorded(method, rank, lr):
+    match = rows[(rows["method"] == method) & (rows["rank"] == rank) & np.isclose(rows["lr"], lr)]
+    return match.iloc[0]
+
+
+if is_course_model(model) and (STEPS, BATCH, SEED) == tuple(sweep["budget"][k] for k in ("steps", "batch_size",
+                                                                                          "seed")):
+    for name, scores, (method, rank) in (("LoRA r 4", lora_scores, ("lora", 4)), ("full", full_scores, ("full", 0))):
+        row = recorded(method, rank, LR)
+        for key in ("dialect_ppl", "world_a_ppl"):
+            assert abs(scores[key] / row[key] - 1) < 0.05, f"{name} {key}: live {scores[key]:.3f} vs {row[key]:.3f}"
+        assert abs(scores["rc_em"] - row["rc_em"]) <= 0.05, f"{name} rc_em: live {scores['rc_em']} vs {row['rc_em']}"
+    print("the live LoRA and full runs agree with their recorded rows (perplexities within 5%, EM within 0.05)")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4.5))
+styles = {("lora", 1): ("tab:green", "LoRA r 1"), ("lora", 4): ("tab:blue", "LoRA r 4"),
+          ("lora", 16): ("tab:purple", "LoRA r 16"), ("full", 0): ("tab:red", "full fine-tuning")}
+for (method, rank), (colour, label) in styles.items():
+    group = rows[(rows["method"] == method) & (rows["rank"] == rank)].sort_values("lr")
+    ax.plot(group["dialect_ppl"], group["world_a_ppl"], "o-", color=colour, label=label)
+    for _, r in group.iterrows():
+        ax.annotate(f"{r['lr']:g}", (r["dialect_ppl"], r["world_a_ppl"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+ax.axhline(base_scores["world_a_ppl"], color="grey", ls=":", label="base model, World A")
+ax.set(xscale="log", xlabel="dialect perplexity (learned →, lower is better)",
+       ylabel="World A perplexity (forgotten ↑)", title=f"learn vs forget, {sweep['budget']['steps']} steps "
+                                                          "(labels: learning rate)")
+ax.invert_xaxis()
+ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+rows.assign(lr=rows["lr"].map(lambda v: f"{v:g}"), trained=rows["trainable"] / full_run.trainable)[
+    ["method", "rank", "lr", "trained", "dialect_ppl", "world_a_ppl", "rc_em"]].round(3)
+
+# %% [markdown]
+# SWEEP_PROSE
+#
+# ## 6. The long run, and both together
+#
+# The live runs are short. `data/models/dialect-lora` is LoRA trained much longer with the command in its
+# `training.json`. Here it is scored like the others, then given the retrieved memos as well: fine-tuning and
+# retrieval together.
+
+# %%
+if is_course_model(model):
+    long_model, record = load_adapter(load_model(MODEL_NAME, device="cpu")[0], ADAPTER)
+    print(f"{ADAPTER}: {record['command']}")
+    print(f"trained {record['train_seconds'] / 60:.0f} min on {record['threads']} thread(s), "
+          f"{record['tokens'] / 1e6:.1f}M tokens")
+else:
+    long_model, record = lora_model, {"train_seconds": lora_run.seconds}  # a hub model: the live run stands in
+long_scores = dialect.forgetting_scores(long_model, tokenizer, n_test=N_TEST)
+both_ppl = context_perplexity(long_model, tokenizer, test_memos, contexts[best_rag[1]])
+print(f"long run: dialect perplexity {long_scores['dialect_ppl']:.2f}, with {best_rag[1]} in context "
+      f"{both_ppl:.2f}; World A perplexity {long_scores['world_a_ppl']:.2f}, reading comprehension EM "
+      f"{long_scores['rc_em']:.2f}")
+sample = generate(long_model, tokenizer, [header + "\n"], max_new_tokens=80, stop_at_newline=False)[0]
+print(f"\nfrom the header {header!r} the long run writes:\n{sample}")
+
+# %% [markdown]
+# ## 7. A completion task: the closing line
+#
+# Perplexity is an average over every token. A task makes it concrete: given a held-out memo without its last
+# line, which of the dialect's twelve closing phrases comes next? The model picks the phrase it finds most likely
+# (summed log-probability of its tokens and the end of the memo; `dialect.closing_em`); chance is 1 in 12. The
+# rule (type × priority, both in the header) is in the glossary, and the retrieved memos often show the right
+# phrase: the top memo closes with the test memo's phrase for the share printed in section 3.
+
+# %%
+closing_memos = test_memos[:N_CLOSING]
+closing = {
+    "base": dialect.closing_em(model, tokenizer, closing_memos)[0],
+    f"base + {best_rag[1]}": dialect.closing_em(model, tokenizer, closing_memos,
+                                                 contexts[best_rag[1]][:N_CLOSING])[0],
+    "base + 4 random memos": dialect.closing_em(model, tokenizer, closing_memos,
+                                                contexts["4 random memos"][:N_CLOSING])[0],
+    f"LoRA r 4 ({STEPS} steps)": dialect.closing_em(lora_model, tokenizer, closing_memos)[0],
+    "long run": dialect.closing_em(long_model, tokenizer, closing_memos)[0],
+    f"long run + {best_rag[1]}": dialect.closing_em(long_model, tokenizer, closing_memos,
+                                                     contexts[best_rag[1]][:N_CLOSING])[0],
+}
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.barh(list(closing)[::-1], list(closing.values())[::-1], color="tab:green")
+ax.axvline(1 / 12, color="grey", ls=":", label="chance (1/12)")
+ax.set(xlim=(0, 1), xlabel=f"closing-line exact match ({N_CLOSING} test memos)", title="closing the memo")
+ax.legend()
+plt.tight_layout()
+plt.show()
+for name, value in closing.items():
+    print(f"{name:>28}: {value:.2f}")
+
+# %%
+rag_closing = closing[f"base + {best_rag[1]}"]
+claim(model, closing["long run"] > max(closing["base"], rag_closing),
+      f"the fine-tuned model's closing-line exact match ({closing['long run']:.2f}) exceeds the base model's "
+      f"({closing['base']:.2f}) and the RAG-context's ({rag_closing:.2f})")
+
+# %% [markdown]
+# CLOSING_PROSE
+#
+# ## 8. Results
+#
+# One table, built from the runs above (training time: this machine for the live runs, the recorded time for the
+# long run).
+
+# %%
+results = pd.DataFrame([
+    {"method": "base", "dialect ppl": base_scores["dialect_ppl"], "World A ppl": base_scores["world_a_ppl"],
+     "World A RC EM": base_scores["rc_em"], "closing EM": closing["base"], "training": "-"},
+    {"method": f"RAG-style: {best_rag[1]}", "dialect ppl": best_rag[0], "World A ppl": np.nan,
+     "World A RC EM": np.nan, "closing EM": rag_closing, "training": "-"},
+    {"method": f"LoRA r 4, {STEPS} steps", "dialect ppl": lora_scores["dialect_ppl"],
+     "World A ppl": lora_scores["world_a_ppl"], "World A RC EM": lora_scores["rc_em"],
+     "closing EM": closing[f"LoRA r 4 ({STEPS} steps)"], "training": f"{lora_run.seconds:.0f} s"},
+    {"method": f"full, {STEPS} steps", "dialect ppl": full_scores["dialect_ppl"],
+     "World A ppl": full_scores["world_a_ppl"], "World A RC EM": full_scores["rc_em"], "closing EM": np.nan,
+     "training": f"{full_run.seconds:.0f} s"},
+    {"method": "long run (dialect-lora)", "dialect ppl": long_scores["dialect_ppl"],
+     "World A ppl": long_scores["world_a_ppl"], "World A RC EM": long_scores["rc_em"],
+     "closing EM": closing["long run"], "training": f"{record['train_seconds'] / 60:.0f} min"},
+    {"method": f"long run + {best_rag[1]}", "dialect ppl": both_ppl, "World A ppl": np.nan,
+     "World A RC EM": np.nan, "closing EM": closing[f"long run + {best_rag[1]}"], "training": "-"},
+]).set_index("method")
+results.round(3)
+
+# %% [markdown]
+# ## What we measured, and what this does not show
+#
+# END_PROSE
+#
+# **Next:** the lab [`labs/03_dialect_finetuning.ipynb`](../labs/03_dialect_finetuning.ipynb) (perplexity over a
+# span, packing, a retrieved context, choosing a run from the sweep), then lesson
+# [04 · Building and measuring a RAG pipeline](04_rag_pipeline.ipynb).
