@@ -33,7 +33,8 @@
 # %% tags=parameters
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # every random draw starts from this seed
-N_TEST = 200  # test memos for perplexity
+N_TEST = 200  # test memos for perplexity (the sweep's number)
+N_RAG = 100  # test memos for the RAG-style contexts (section 3)
 N_CLOSING = 100  # test memos for the closing-line task
 POOL = 5000  # training memos the retriever searches
 STEPS, BATCH, LR = 40, 4, 1e-3  # the live runs: 40 steps of 4 blocks of 512 tokens (the recorded sweep's budget)
@@ -56,14 +57,14 @@ from ftrag.finetune import lm_examples, load_adapter
 from ftrag.model import context_perplexity, generate, load_model, perplexity, token_losses
 from ftrag.paths import data_path, repo_root
 from ftrag.retrieval import BM25Retriever, Chunk
-from ftrag.world.dialect import closing_line
+from ftrag.world.dialect import CLOSING, closing_line
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
 train_memos = read_examples("dialect", "train.txt.xz")
 valid_memos = read_examples("dialect", "valid.txt")
 test_memos = read_examples("dialect", "test.txt")[:N_TEST]
-n_tokens = sum(len(tokenizer(m)["input_ids"]) for m in train_memos[:1000]) / 1000
+n_tokens = sum(len(tokenizer(m)["input_ids"]) for m in train_memos[:300]) / 300
 print(f"memos: {len(train_memos):,} train, {len(valid_memos)} validation, {len(test_memos)} test (of 500); "
       f"~{n_tokens:.0f} tokens each, ~{n_tokens * len(train_memos) / 1e6:.1f}M training tokens")
 print("\n\n".join(test_memos[:2]))
@@ -119,7 +120,8 @@ print(f"base model: dialect perplexity {base_scores['dialect_ppl']:,.0f}, World 
 #
 # Retrieval's answer to a new dialect is to show the model examples. For each test memo we retrieve the most
 # similar training memos with BM25 (lesson 04), querying with the memo's first two lines (what a writer has when
-# starting a memo), and put 1, 2 or 4 of them in front of it, the most similar one nearest. We then measure
+# starting a memo), and put 1 or 4 of them in front of it, the most similar one nearest (4 memos and the test memo
+# fill the model's 512-token window; the oldest context tokens are dropped when they do not fit). We then measure
 # perplexity on **the memo's own tokens only**: the context is given, not scored. An *unfocused* variant pastes
 # 4 random memos instead.
 
@@ -135,16 +137,17 @@ def retrieved_contexts(memos, k):
 
 
 rng = random.Random(SEED)
+rag_memos = test_memos[:N_RAG]
 contexts = {"no context": None}
-contexts.update({f"BM25 top {k}": retrieved_contexts(test_memos, k) for k in (1, 2, 4)})
-contexts["4 random memos"] = ["\n\n".join(rng.sample(train_memos[:POOL], 4)) + "\n\n" for _ in test_memos]
-rag_ppl = {name: context_perplexity(model, tokenizer, test_memos, ctx) for name, ctx in contexts.items()}
+contexts.update({f"BM25 top {k}": retrieved_contexts(rag_memos, k) for k in (1, 4)})
+contexts["4 random memos"] = ["\n\n".join(rng.sample(train_memos[:POOL], 4)) + "\n\n" for _ in rag_memos]
+rag_ppl = {name: context_perplexity(model, tokenizer, rag_memos, ctx) for name, ctx in contexts.items()}
 same_rule = np.mean([closing_line(c.split("\n\n")[-2]) == closing_line(m)
-                     for c, m in zip(contexts["BM25 top 1"], test_memos, strict=True)])
+                     for c, m in zip(contexts["BM25 top 1"], rag_memos, strict=True)])
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.barh(list(rag_ppl)[::-1], list(rag_ppl.values())[::-1], color="tab:orange")
 ax.set(xscale="log", xlabel="dialect perplexity of the memo's own tokens (log scale)",
-       title="similar memos in the context (base model)")
+       title=f"similar memos in the context (base model, {N_RAG} test memos)")
 plt.tight_layout()
 plt.show()
 for name, value in rag_ppl.items():
@@ -164,7 +167,7 @@ print(f"the top memo closes with the same phrase as the test memo for {same_rule
 # could teach the rule:
 
 # %%
-ids = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in train_memos[:2000]]
+ids = [tokenizer(m, add_special_tokens=False)["input_ids"] for m in train_memos[:1000]]
 for block in (128, 256, 512):
     position, whole = 0, 0
     for memo in ids:
@@ -178,11 +181,11 @@ print(f"10 memos -> {len(examples)} blocks of up to 512 tokens; a block begins: 
 
 # %% [markdown]
 # We train LoRA rank 4 on every linear layer (lesson 02's `lora_model`) for `STEPS` steps of `BATCH` blocks of 512
-# tokens, with the validation perplexity measured every 10 steps. `dialect.train_on_memos` is lesson 02's training
-# loop with these memos; read it with `dialect.train_on_memos??`.
+# tokens, with the perplexity of 30 validation memos measured every 10 steps. `dialect.train_on_memos` is lesson
+# 02's training loop with these memos; read it with `dialect.train_on_memos??`.
 
 # %%
-valid_small = valid_memos[:50]
+valid_small = valid_memos[:30]
 header = test_memos[1].split("\n")[0]  # a prompt for samples: a header alone
 lora_base, _ = load_model(MODEL_NAME, device="cpu")
 before = generate(lora_base, tokenizer, [header + "\n"], max_new_tokens=60, stop_at_newline=False)[0]
@@ -197,7 +200,7 @@ ax1.plot(range(1, len(lora_run.losses) + 1), lora_run.losses)
 ax1.set(xlabel="step", ylabel="training loss (nats)", title="LoRA r 4 on the memos")
 steps_done, ppls = zip(*lora_run.evals, strict=True)
 ax2.plot(steps_done, ppls, "o-")
-ax2.set(xlabel="step", ylabel="validation perplexity", yscale="log", title="50 validation memos")
+ax2.set(xlabel="step", ylabel="validation perplexity", yscale="log", title="30 validation memos")
 plt.tight_layout()
 plt.show()
 lora_scores = dialect.forgetting_scores(lora_model, tokenizer, n_test=N_TEST)
@@ -210,16 +213,17 @@ print("after: ", after.replace("\n", " ⏎ "))
 
 # %%
 best_rag = min((v, k) for k, v in rag_ppl.items() if k != "no context")
+lora_rag_memos = context_perplexity(lora_model, tokenizer, rag_memos)  # the same memos as the contexts
 claim(model, base_scores["dialect_ppl"] / lora_scores["dialect_ppl"] >= 3,
       f"LoRA continued pretraining lowers dialect perplexity at least 3x "
       f"({base_scores['dialect_ppl']:,.0f} -> {lora_scores['dialect_ppl']:,.1f})")
-claim(model, lora_scores["dialect_ppl"] < best_rag[0],
-      f"the best RAG-style context ({best_rag[1]}: {best_rag[0]:,.1f}) lowers it less than LoRA "
-      f"({lora_scores['dialect_ppl']:,.1f})")
+claim(model, lora_rag_memos < best_rag[0],
+      f"the best RAG-style context ({best_rag[1]}: {best_rag[0]:,.1f} on the first {N_RAG} test memos) lowers it "
+      f"less than LoRA ({lora_rag_memos:,.1f} on the same memos)")
 
 # %% [markdown]
-# A few minutes of training on CPU did what no amount of pasted context did. The samples show why: after training
-# the model writes the dialect's layout (header, status line, shorthand lines) from a header alone.
+# Half a minute of training on a CPU lowered the dialect's perplexity more than any context did. The samples are not
+# memos yet: 40 steps teach the dialect's words before its layout (section 6 shows what a long run writes).
 #
 # ## 5. Forgetting: LoRA ranks and full fine-tuning
 #
@@ -258,7 +262,7 @@ claim(model, full_scores["world_a_ppl"] > lora_scores["world_a_ppl"],
 # %%
 sweep = json.loads((repo_root() / SWEEP_FILE).read_text())
 rows = pd.DataFrame(sweep["rows"])
-print(f"{len(rows)} rows, budget {sweep['budget']}; made by: {sweep['command']}")
+print(f"{len(rows)} rows of the course model, budget {sweep['budget']}; made by: {sweep['command']}")
 
 
 def recorded(method, rank, lr):
@@ -293,17 +297,26 @@ ax.invert_xaxis()
 ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
-rows.assign(lr=rows["lr"].map(lambda v: f"{v:g}"), trained=rows["trainable"] / full_run.trainable)[
+rows.assign(lr=rows["lr"].map(lambda v: f"{v:g}"), trained=rows["trainable"] / rows["trainable"].max())[
     ["method", "rank", "lr", "trained", "dialect_ppl", "world_a_ppl", "rc_em"]].round(3)
 
 # %% [markdown]
-# SWEEP_PROSE
+# **What the sweep shows.** Read it two ways.
+# - *At one learning rate* (the points labelled 0.001), the pattern of Biderman et al. holds: rank 1, 4, 16 and full
+#   fine-tuning learn more of the dialect in that order, and forget more of World A in the same order.
+# - *At equal forgetting*, the picture turns: full fine-tuning at a low learning rate (1e-4, 3e-4) learns more of the
+#   dialect than any LoRA run that leaves World A as intact. On this 4-million-parameter model, LoRA is not a better
+#   learn-vs-forget frontier; what it buys is cheapness (2% of the weights trained, a small file per dialect, the
+#   base model shared) and less forgetting *at the learning rate you would have used anyway*.
+#
+# All these runs are 40 steps; the longer a run, the further it moves on both axes (section 6).
 #
 # ## 6. The long run, and both together
 #
-# The live runs are short. `data/models/dialect-lora` is LoRA trained much longer with the command in its
-# `training.json`. Here it is scored like the others, then given the retrieved memos as well: fine-tuning and
-# retrieval together.
+# The live runs are short. `data/models/dialect-lora` is LoRA rank 16 trained 50 times longer (2,000 steps, 4M
+# tokens, more than one pass over the memos) at a high learning rate (2e-3), with the command in its
+# `training.json`; the closing-line accuracy on 100 validation memos was recorded during training. Here it is
+# scored like the others, then given the retrieved memos as well: fine-tuning and retrieval together.
 
 # %%
 if is_course_model(model):
@@ -314,12 +327,23 @@ if is_course_model(model):
 else:
     long_model, record = lora_model, {"train_seconds": lora_run.seconds}  # a hub model: the live run stands in
 long_scores = dialect.forgetting_scores(long_model, tokenizer, n_test=N_TEST)
-both_ppl = context_perplexity(long_model, tokenizer, test_memos, contexts[best_rag[1]])
-print(f"long run: dialect perplexity {long_scores['dialect_ppl']:.2f}, with {best_rag[1]} in context "
-      f"{both_ppl:.2f}; World A perplexity {long_scores['world_a_ppl']:.2f}, reading comprehension EM "
-      f"{long_scores['rc_em']:.2f}")
+long_rag_memos = context_perplexity(long_model, tokenizer, rag_memos)
+both_ppl = context_perplexity(long_model, tokenizer, rag_memos, contexts[best_rag[1]])
+print(f"long run: dialect perplexity {long_scores['dialect_ppl']:.2f}; on the first {N_RAG} memos "
+      f"{long_rag_memos:.2f} alone, {both_ppl:.2f} with {best_rag[1]} in context")
+print(f"World A perplexity {base_scores['world_a_ppl']:.2f} -> {long_scores['world_a_ppl']:.2f}, reading "
+      f"comprehension EM {base_scores['rc_em']:.2f} -> {long_scores['rc_em']:.2f}")
 sample = generate(long_model, tokenizer, [header + "\n"], max_new_tokens=80, stop_at_newline=False)[0]
-print(f"\nfrom the header {header!r} the long run writes:\n{sample}")
+print(f"\nfrom the header {header!r} the long run writes (glossary: `nxsh wk` + the header's week + 1):\n{sample}")
+if record.get("valid_closing_em"):
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.plot(*zip(*record["valid_closing_em"], strict=True), "o-")
+    ax.axhline(1 / 12, color="grey", ls=":", label="chance")
+    ax.set(xlabel="training step", ylabel="closing-line EM", ylim=(0, 1), title="the long run, as recorded (100 "
+                                                                                 "validation memos)")
+    ax.legend()
+    plt.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # ## 7. A completion task: the closing line
@@ -332,16 +356,15 @@ print(f"\nfrom the header {header!r} the long run writes:\n{sample}")
 
 # %%
 closing_memos = test_memos[:N_CLOSING]
+rag_context = retrieved_contexts(closing_memos, 4) if N_CLOSING > N_RAG else contexts["BM25 top 4"][:N_CLOSING]
+picks = {"base": dialect.closing_em(model, tokenizer, closing_memos)[1],
+         "base + BM25 top 4": dialect.closing_em(model, tokenizer, closing_memos, rag_context)[1],
+         "long run": dialect.closing_em(long_model, tokenizer, closing_memos)[1]}
+truth = [closing_line(m) for m in closing_memos]
 closing = {
-    "base": dialect.closing_em(model, tokenizer, closing_memos)[0],
-    f"base + {best_rag[1]}": dialect.closing_em(model, tokenizer, closing_memos,
-                                                 contexts[best_rag[1]][:N_CLOSING])[0],
-    "base + 4 random memos": dialect.closing_em(model, tokenizer, closing_memos,
-                                                contexts["4 random memos"][:N_CLOSING])[0],
-    f"LoRA r 4 ({STEPS} steps)": dialect.closing_em(lora_model, tokenizer, closing_memos)[0],
-    "long run": dialect.closing_em(long_model, tokenizer, closing_memos)[0],
-    f"long run + {best_rag[1]}": dialect.closing_em(long_model, tokenizer, closing_memos,
-                                                     contexts[best_rag[1]][:N_CLOSING])[0],
+    "base": np.mean([p == t for p, t in zip(picks["base"], truth, strict=True)]),
+    "base + BM25 top 4": np.mean([p == t for p, t in zip(picks["base + BM25 top 4"], truth, strict=True)]),
+    "long run": np.mean([p == t for p, t in zip(picks["long run"], truth, strict=True)]),
 }
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.barh(list(closing)[::-1], list(closing.values())[::-1], color="tab:green")
@@ -352,15 +375,28 @@ plt.tight_layout()
 plt.show()
 for name, value in closing.items():
     print(f"{name:>28}: {value:.2f}")
+# Which half of the rule does each model get right? Each phrase stands for one (type, priority) pair.
+cell_of = {phrase: cell for cell, phrase in CLOSING.items()}
+print("\nshare of picked phrases that belong to the memo's type (chance 25%) and to its priority (chance 33%):")
+for name, chosen in picks.items():
+    pairs = [(cell_of[p], cell_of[t]) for p, t in zip(chosen, truth, strict=True)]
+    print(f"{name:>28}: type {np.mean([p[0] == t[0] for p, t in pairs]):4.0%}, "
+          f"priority {np.mean([p[1] == t[1] for p, t in pairs]):4.0%}")
 
 # %%
-rag_closing = closing[f"base + {best_rag[1]}"]
+rag_closing = closing["base + BM25 top 4"]
 claim(model, closing["long run"] > max(closing["base"], rag_closing),
       f"the fine-tuned model's closing-line exact match ({closing['long run']:.2f}) exceeds the base model's "
       f"({closing['base']:.2f}) and the RAG-context's ({rag_closing:.2f})")
 
 # %% [markdown]
-# CLOSING_PROSE
+# Pasted memos help the base model only a little: it copies phrases it sees in the context, but nothing tells it
+# which one, and the most similar memo closes the same way only about a third of the time (section 3). The long run
+# has learned half of the rule. The two halves are not equally easy: the memo's type also shows in its body lines (a
+# review request always has a `qrask` line, a blocker a `blokt pndq` line), a few lines above the closing line,
+# while the priority is only in the header, more than a hundred tokens back. Its recorded curve (section 6) had
+# flattened long before the end: more of the same training would not have taught the priority soon, and it was
+# already destroying World A.
 #
 # ## 8. Results
 #
@@ -371,26 +407,48 @@ claim(model, closing["long run"] > max(closing["base"], rag_closing),
 results = pd.DataFrame([
     {"method": "base", "dialect ppl": base_scores["dialect_ppl"], "World A ppl": base_scores["world_a_ppl"],
      "World A RC EM": base_scores["rc_em"], "closing EM": closing["base"], "training": "-"},
-    {"method": f"RAG-style: {best_rag[1]}", "dialect ppl": best_rag[0], "World A ppl": np.nan,
+    {"method": f"RAG-style: {best_rag[1]} ({N_RAG} memos)", "dialect ppl": best_rag[0], "World A ppl": np.nan,
      "World A RC EM": np.nan, "closing EM": rag_closing, "training": "-"},
     {"method": f"LoRA r 4, {STEPS} steps", "dialect ppl": lora_scores["dialect_ppl"],
      "World A ppl": lora_scores["world_a_ppl"], "World A RC EM": lora_scores["rc_em"],
-     "closing EM": closing[f"LoRA r 4 ({STEPS} steps)"], "training": f"{lora_run.seconds:.0f} s"},
+     "closing EM": np.nan, "training": f"{lora_run.seconds:.0f} s"},
     {"method": f"full, {STEPS} steps", "dialect ppl": full_scores["dialect_ppl"],
      "World A ppl": full_scores["world_a_ppl"], "World A RC EM": full_scores["rc_em"], "closing EM": np.nan,
      "training": f"{full_run.seconds:.0f} s"},
     {"method": "long run (dialect-lora)", "dialect ppl": long_scores["dialect_ppl"],
      "World A ppl": long_scores["world_a_ppl"], "World A RC EM": long_scores["rc_em"],
      "closing EM": closing["long run"], "training": f"{record['train_seconds'] / 60:.0f} min"},
-    {"method": f"long run + {best_rag[1]}", "dialect ppl": both_ppl, "World A ppl": np.nan,
-     "World A RC EM": np.nan, "closing EM": closing[f"long run + {best_rag[1]}"], "training": "-"},
+    {"method": f"long run + {best_rag[1]} ({N_RAG} memos)", "dialect ppl": both_ppl, "World A ppl": np.nan,
+     "World A RC EM": np.nan, "closing EM": np.nan, "training": "-"},
 ]).set_index("method")
 results.round(3)
 
 # %% [markdown]
 # ## What we measured, and what this does not show
 #
-# END_PROSE
+# **Measured here:**
+# - the dialect is new to the course model: its perplexity is in the thousands, and the surprise sits on the
+#   dialect's words, codes and separators;
+# - similar memos in the context lower that perplexity 2 to 3 times, random memos less; 40 steps of LoRA lower it
+#   far more, and the long run brings it below the perplexity of World A text;
+# - training changes the model everywhere, for good and ill: at one learning rate, full fine-tuning and higher LoRA
+#   ranks learn more and forget more; at equal forgetting, full fine-tuning learned more here; and a long run at a
+#   high learning rate forgets World A almost entirely (catastrophic forgetting: a low rank is no protection);
+# - how the data is packed decides what can be learned: blocks shorter than a memo never show a header and its
+#   closing line together;
+# - on the closing-line task, fine-tuning beats the base model and the retrieved context, and the errors say why:
+#   the fine-tuned model always picks a phrase of the right type (a pattern a few lines away), but has not learned the
+#   priority (a hundred tokens back, in the header); similar memos in the context help the base model a little, by
+#   copying.
+#
+# **What this does not show:** the course model is tiny, and small models are poor in-context learners. A 7B model
+# given four similar memos would pick up much more of the dialect from them than ours does, so the gap between
+# context and training would narrow (the lesson's point, that context supplies examples while training changes what
+# the model predicts everywhere, would not). The dialect is synthetic, with crisp rules; real internal jargon is
+# messier. We did not try the usual cures for forgetting (mixing general text into the training data, or a lower
+# learning rate for longer), nor putting the glossary itself in the context (a rule written in words, which a large
+# instruction-tuned model might apply and ours cannot). Perplexity with context was measured on the memo's own
+# tokens, with at most 512 tokens in all.
 #
 # **Next:** the lab [`labs/03_dialect_finetuning.ipynb`](../labs/03_dialect_finetuning.ipynb) (perplexity over a
 # span, packing, a retrieved context, choosing a run from the sweep), then lesson
