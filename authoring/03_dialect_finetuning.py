@@ -120,7 +120,7 @@ print(f"base model: dialect perplexity {base_scores['dialect_ppl']:,.0f}, World 
 #
 # Retrieval's answer to a new dialect is to show the model examples. For each test memo we retrieve the most
 # similar training memos with BM25 (lesson 04), querying with the memo's first two lines (what a writer has when
-# starting a memo), and put 1 or 4 of them in front of it, the most similar one nearest (4 memos and the test memo
+# starting a memo), and put 1, 2 or 4 of them in front of it, the most similar one nearest (4 memos and the test memo
 # fill the model's 512-token window; the oldest context tokens are dropped when they do not fit). We then measure
 # perplexity on **the memo's own tokens only**: the context is given, not scored. An *unfocused* variant pastes
 # 4 random memos instead.
@@ -139,7 +139,7 @@ def retrieved_contexts(memos, k):
 rng = random.Random(SEED)
 rag_memos = test_memos[:N_RAG]
 contexts = {"no context": None}
-contexts.update({f"BM25 top {k}": retrieved_contexts(rag_memos, k) for k in (1, 4)})
+contexts.update({f"BM25 top {k}": retrieved_contexts(rag_memos, k) for k in (1, 2, 4)})
 contexts["4 random memos"] = ["\n\n".join(rng.sample(train_memos[:POOL], 4)) + "\n\n" for _ in rag_memos]
 rag_ppl = {name: context_perplexity(model, tokenizer, rag_memos, ctx) for name, ctx in contexts.items()}
 same_rule = np.mean([closing_line(c.split("\n\n")[-2]) == closing_line(m)
