@@ -224,13 +224,9 @@ adapted, record = trained_lora(LORA_ADAPTER)
 print("trained by:", record["command"], f"({record['train_seconds'] / 60:.0f} min)")
 outputs["LoRA"] = jt.json_outputs(adapted, tokenizer, notices)
 results["LoRA"] = jt.score(outputs["LoRA"], targets)
-def adapter_parameters(peft_model):
-    """Parameters of the adapter (LoRA matrices, token rows), also when it is loaded for inference only."""
-    return sum(p.numel() for n, p in peft_model.named_parameters() if "lora_" in n or "trainable_tokens" in n)
-
-
-assert adapter_parameters(lora) == ft.count_parameters(lora)[0]  # the live run: the same count as "trainable"
-lora_share = adapter_parameters(adapted) / ft.count_parameters(adapted)[1]
+# A loaded adapter has no parameter marked trainable: count the adapter's own (the live run: the same count)
+assert ft.adapter_parameters(lora) == ft.count_parameters(lora)[0]
+lora_share = ft.adapter_parameters(adapted) / ft.count_parameters(adapted)[1]
 print(outputs["LoRA"][0])
 print({k: round(v, 3) for k, v in results["LoRA"]["per_field"].items()})
 
@@ -305,7 +301,7 @@ if QLORA_ADAPTER and is_course_model(model):
     print("trained by:", qrecord["command"], f"({qrecord['train_seconds'] / 60:.0f} min)")
     outputs["QLoRA"] = jt.json_outputs(qadapted, tokenizer, notices)
     results["QLoRA"] = jt.score(outputs["QLoRA"], targets)
-    qlora_share = adapter_parameters(qadapted) / ft.count_parameters(qadapted)[1]
+    qlora_share = ft.adapter_parameters(qadapted) / ft.count_parameters(qadapted)[1]
     gap = abs(results["QLoRA"]["field_em"] - results["LoRA"]["field_em"])
     claim(model, gap <= 0.05, f"QLoRA field EM {results['QLoRA']['field_em']:.3f} is within 0.05 of LoRA's "
           f"{results['LoRA']['field_em']:.3f}")

@@ -51,6 +51,22 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
+def adapter_parameters(peft_model) -> int:
+    """Parameters of a peft adapter (LoRA matrices, trainable token rows), also when it is loaded for inference.
+
+    A loaded adapter has no parameter marked trainable, so ``count_parameters`` would report 0 for it.
+    """
+    names = [n for n, _ in peft_model.named_parameters()]
+    if not any("lora_" in n or "trainable_tokens" in n for n in names):
+        raise ValueError("this model has no LoRA adapter: wrap it with lora_model(...) or load one with load_adapter")
+    seen, count = set(), 0
+    for name, param in peft_model.named_parameters():
+        if ("lora_" in name or "trainable_tokens" in name) and id(param) not in seen:
+            seen.add(id(param))
+            count += param.numel()
+    return count
+
+
 def weight_bytes(model, *, linear_only: bool = False) -> int:
     """Bytes the weights occupy (parameters and buffers, 4-bit quantization constants included).
 

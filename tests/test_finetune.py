@@ -228,6 +228,11 @@ def test_load_adapter_round_trip_and_clear_error(tokenizer, tmp_path):
     assert sum(p.numel() for n, p in loaded.named_parameters() if "lora_" in n) > 0
     with pytest.raises(FileNotFoundError, match="no adapter|not in the course data"):
         ft.load_adapter(tiny_model(tokenizer), "no-such-adapter")
+    # A loaded adapter has nothing marked trainable; adapter_parameters still counts it, like the trained one.
+    assert ft.count_parameters(loaded)[0] == 0
+    assert ft.adapter_parameters(loaded) == ft.adapter_parameters(peft_model) == ft.count_parameters(peft_model)[0]
+    with pytest.raises(ValueError, match="no LoRA adapter"):
+        ft.adapter_parameters(tiny_model(tokenizer))
 
 
 def test_split_memos_and_closing_em(tokenizer):
