@@ -46,6 +46,7 @@ N_TEST = 200  # test notices scored (all of them)
 
 # %%
 import tempfile
+import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -274,8 +275,11 @@ print(f"linear layers of the blocks: {base_bytes / 2**20:.2f} MB in fp32 -> {q_b
 pitfall = ft.lora_model(q_base, RANK)  # LoRA matrices only: nothing outside the blocks is trainable
 ft.checkpointing(pitfall, True, reentrant=True)  # transformers also adds the hook here...
 pitfall.disable_input_require_grads()  # ...which we remove, as in older setups
-reached, n = ft.check_gradients_reach(pitfall, sft[0], tokenizer.pad_token_id)
+with warnings.catch_warnings(record=True) as caught:  # torch warns; we print its words without its file path
+    warnings.simplefilter("always")
+    reached, n = ft.check_gradients_reach(pitfall, sft[0], tokenizer.pad_token_id)
 print(f"reentrant checkpointing, inputs not requiring grad: {reached} of {n} trainable tensors get a gradient")
+print("torch warned:", "; ".join(sorted({str(w.message) for w in caught if "requires_grad" in str(w.message)})))
 pitfall.enable_input_require_grads()
 reached_fixed, n = ft.check_gradients_reach(pitfall, sft[0], tokenizer.pad_token_id)
 print(f"after enable_input_require_grads():                 {reached_fixed} of {n}")

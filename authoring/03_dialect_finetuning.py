@@ -357,15 +357,12 @@ if record.get("valid_closing_em"):
 # %%
 closing_memos = test_memos[:N_CLOSING]
 rag_context = retrieved_contexts(closing_memos, 4) if N_CLOSING > N_RAG else contexts["BM25 top 4"][:N_CLOSING]
-picks = {"base": dialect.closing_em(model, tokenizer, closing_memos)[1],
-         "base + BM25 top 4": dialect.closing_em(model, tokenizer, closing_memos, rag_context)[1],
-         "long run": dialect.closing_em(long_model, tokenizer, closing_memos)[1]}
+scored = {"base": dialect.closing_em(model, tokenizer, closing_memos),
+          "base + BM25 top 4": dialect.closing_em(model, tokenizer, closing_memos, rag_context),
+          "long run": dialect.closing_em(long_model, tokenizer, closing_memos)}
+closing = {name: em for name, (em, _) in scored.items()}
+picks = {name: chosen for name, (_, chosen) in scored.items()}
 truth = [closing_line(m) for m in closing_memos]
-closing = {
-    "base": np.mean([p == t for p, t in zip(picks["base"], truth, strict=True)]),
-    "base + BM25 top 4": np.mean([p == t for p, t in zip(picks["base + BM25 top 4"], truth, strict=True)]),
-    "long run": np.mean([p == t for p, t in zip(picks["long run"], truth, strict=True)]),
-}
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.barh(list(closing)[::-1], list(closing.values())[::-1], color="tab:green")
 ax.axvline(1 / 12, color="grey", ls=":", label="chance (1/12)")

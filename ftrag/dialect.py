@@ -176,6 +176,7 @@ def sweep(out: str | Path, *, steps: int = 40, batch_size: int = 4, seed: int = 
     from ftrag.model import load_model
 
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     warmup = min(5, steps - 1)
     budget = {"steps": steps, "batch_size": batch_size, "block_size": BLOCK_SIZE, "warmup_steps": warmup, "seed": seed}
     record = json.loads(out.read_text()) if out.exists() else {}
@@ -198,7 +199,6 @@ def sweep(out: str | Path, *, steps: int = 40, batch_size: int = 4, seed: int = 
                **forgetting_scores(model, tokenizer)}
         record["rows"].append(row)
         print(json.dumps(row), flush=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=1) + "\n")
     out.write_text(json.dumps(record, indent=1) + "\n")
     return record

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,6 @@ from pathlib import Path
 import torch
 
 from ftrag.jsontask import IGNORE_INDEX
-
-# Library noise a learner cannot act on, which names files on this machine: bitsandbytes looks for an optional CPU
-# kernel package (`kernels`), and peft reads an attribute that transformers 5 renamed.
-warnings.filterwarnings("ignore", message="Failed to load CPU gemm_4bit_forward")
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 # The linear layers of a Llama block (the course model, SmolLM2, Qwen2.5 all name them so).
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -56,14 +50,10 @@ def adapter_parameters(peft_model) -> int:
 
     A loaded adapter has no parameter marked trainable, so ``count_parameters`` would report 0 for it.
     """
-    names = [n for n, _ in peft_model.named_parameters()]
-    if not any("lora_" in n or "trainable_tokens" in n for n in names):
+    # named_parameters() yields a shared (tied) tensor once
+    count = sum(p.numel() for n, p in peft_model.named_parameters() if "lora_" in n or "trainable_tokens" in n)
+    if not count:
         raise ValueError("this model has no LoRA adapter: wrap it with lora_model(...) or load one with load_adapter")
-    seen, count = set(), 0
-    for name, param in peft_model.named_parameters():
-        if ("lora_" in name or "trainable_tokens" in name) and id(param) not in seen:
-            seen.add(id(param))
-            count += param.numel()
     return count
 
 
