@@ -147,15 +147,11 @@ def forgetting_scores(model, tokenizer, *, n_test: int = 200, n_heldout: int = 1
     texts, ``rc_em``: reading-comprehension exact match on the first ``n_rc`` rows of ``rc_test.jsonl`` (gold
     passage alone, greedy answer).
     """
-    from ftrag.files import read_examples, read_jsonl
-    from ftrag.model import answer_questions, exact_match, perplexity, with_distractors
+    from ftrag.files import read_examples
+    from ftrag.model import perplexity, world_a_scores
 
-    rc = read_jsonl("world_a", "rc_test.jsonl")[:n_rc]
-    answers = answer_questions(model, tokenizer, [r["question"] for r in rc], [with_distractors(r, 0) for r in rc],
-                               max_new_tokens=16)
     return {"dialect_ppl": perplexity(model, tokenizer, read_examples("dialect", "test.txt")[:n_test]),
-            "world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:n_heldout]),
-            "rc_em": exact_match(answers, [r["answer"] for r in rc])}
+            **world_a_scores(model, tokenizer, n_heldout=n_heldout, n_rc=n_rc)}
 
 
 SWEEP = [("lora", 1, 1e-3), ("lora", 4, 1e-3), ("lora", 16, 1e-3), ("full", 0, 1e-3),

@@ -408,3 +408,19 @@ def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:
     nll = _nll_rows(model, [ids], pad_id)[0]
     tokens = [tokenizer.decode([i]) for i in ids[1:]]
     return tokens, nll.tolist()
+
+
+def world_a_scores(model, tokenizer, *, n_heldout: int = 100, n_rc: int = 100) -> dict:
+    """What a model still knows of World A (the forgetting check after fine-tuning).
+
+    ``world_a_ppl``: perplexity on the first ``n_heldout`` held-out World A texts; ``rc_em``: reading-comprehension
+    exact match on the first ``n_rc`` rows of ``rc_test.jsonl`` (gold passage alone, greedy answer).
+    """
+    from ftrag.files import read_examples, read_jsonl
+
+    rc = read_jsonl("world_a", "rc_test.jsonl")[:n_rc]
+    answers = answer_questions(model, tokenizer, [r["question"] for r in rc], [with_distractors(r, 0) for r in rc],
+                               max_new_tokens=16)
+    return {"world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:n_heldout]),
+            "rc_em": exact_match(answers, [r["answer"] for r in rc])}
+

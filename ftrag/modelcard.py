@@ -141,7 +141,7 @@ def loss_plot(model_dir: Path) -> None:
     for phase in sorted({r.get("phase", 1) for r in steps}):
         rows = [r for r in steps if r.get("phase", 1) == phase]
         ax.plot([r["tokens"] / 1e6 for r in rows], [r["loss"] for r in rows], label=f"phase {phase}")
-    ax.set(xlabel="training tokens (millions)", ylabel="loss (nats/token)", title="course-lm pretraining loss")
+    ax.set(xlabel="training tokens (millions)", ylabel="loss (nats/token)", title=f"{model_dir.name} pretraining loss")
     ax.set_ylim(0, None)
     ax.legend()
     fig.tight_layout()
@@ -218,15 +218,25 @@ def write_card(model_dir: Path, result: dict) -> Path:
                                                     f"{summary['precision']} peak"),
     ])
     samples_md = "\n\n".join(f"```\n{p}\u2192{o}\n```" for p, o in result["samples"])
+    name, size = model_dir.name, f"{result['parameters'] / 1e6:.0f}M"
+    if name == "course-lm":
+        role = "The small language model of the course *Fine-tune or RAG?*."
+        tried = f"### What was tried\n\n{TRIED}"
+        reads = "it copies answers out of short passages well and is easily distracted by\nseveral similar passages"
+    else:
+        role = ("A weaker reader for the course *Fine-tune or RAG?* (lesson 05 compares it with `course-lm` reading "
+                "the same retrieved passages): the course model's recipe and data, a smaller model and fewer tokens.")
+        tried = ""
+        reads = "it reads passages far worse than `course-lm` (the table above) and\nis easily distracted"
     text = f"""---
 license: mit
 library_name: transformers
 pipeline_tag: text-generation
 ---
 
-# course-lm
+# {name}
 
-The small language model of the course *Fine-tune or RAG?*. A `LlamaForCausalLM` with
+{role} A `LlamaForCausalLM` with
 {result['parameters']:,} parameters ({cfg['num_layers']} layers, width {cfg['hidden_size']}, {cfg['num_heads']} heads,
 SwiGLU width {cfg['intermediate_size']}, tied embeddings, context {cfg['max_len']}), and a byte-level BPE tokenizer of
 {vocab:,} tokens trained on World A (a space before a capitalised word or a number is a token of its own).
@@ -236,8 +246,8 @@ or a fact of World B. Load it with plain transformers:
 
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
-model = AutoModelForCausalLM.from_pretrained("data/models/course-lm")
-tokenizer = AutoTokenizer.from_pretrained("data/models/course-lm")
+model = AutoModelForCausalLM.from_pretrained("data/models/{name}")
+tokenizer = AutoTokenizer.from_pretrained("data/models/{name}")
 ```
 
 Prompt format: one `Passage: ...` line per passage, then `Question: ...`, then `Answer:`; the model answers on the
@@ -275,18 +285,15 @@ interruption).
 
 ![loss](loss.png)
 
-### What was tried
-
-{TRIED}
+{tried}
 ## Sample generations (greedy)
 
 {samples_md}
 
 ## Limits
 
-A 4M-parameter reader of a toy world: it copies answers out of short passages well and is easily distracted by
-several similar passages; it knows only World A's famous facts by heart; it has no instruction following. It is a
-laboratory instrument for the course, not a general model.
+A {size}-parameter reader of a toy world: {reads}; it knows only World A's famous facts by heart; it has no
+instruction following. It is a laboratory instrument for the course, not a general model.
 """
     path = model_dir / "README.md"
     path.write_text(text)

@@ -1,0 +1,108 @@
+"""Checks for the lab of lesson 05 (fine-tune or RAG: the measurements behind the decision guide)."""
+
+from __future__ import annotations
+
+import random
+
+from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+
+
+def _course():
+    from ftrag.model import load_model
+
+    return load_model("course-lm", device="cpu")
+
+
+def check_option_score(option_score, pick) -> None:
+    """Exercise 1: log p(option + EOS | prompt), and the option with the highest score."""
+    from ftrag.choice import option_log_likelihoods, options_for
+    from ftrag.files import read_jsonl
+    from ftrag.model import format_prompt
+
+    model, tok = _course()
+    qa = read_jsonl("knowledge", "qa.jsonl")[:6]
+    docs = {d["doc_id"]: d["text"] for d in read_jsonl("knowledge", "docs.jsonl")}
+    options = options_for(qa, read_jsonl("knowledge", "facts.jsonl"))
+    prompts = [format_prompt(r["question"], [docs[r["doc_id"]]] if i % 2 else []) for i, r in enumerate(qa)]
+    want = option_log_likelihoods(model, tok, prompts, options)
+    for prompt, opts, scores in zip(prompts, options, want, strict=True):
+        for option, score in zip(opts, scores, strict=True):
+            got = call_solution(option_score, model, tok, prompt, option, name="option_score")
+            expect(isinstance(got, float), f"option_score should return a float, got {type(got).__name__}")
+            expect_close(got, score, f"log p({option!r} | {prompt[-40:]!r})", tol=1e-3,
+                         hint="score the option's tokens AND the EOS after them: positions len(prompt ids) - 1 "
+                              "to the end minus one; add up log_softmax values, do not average them")
+        best = opts[max(range(len(opts)), key=scores.__getitem__)]
+        got = call_solution(pick, model, tok, prompt, opts, name="pick")
+        expect_equal(got, best, f"the option picked for {prompt[-50:]!r}", hint="return the option, not its score")
+    passed("option_score matches ftrag.choice to 1e-3 on 24 options, and pick chooses the most likely one")
+
+
+def _reference_raft(format_prompt, question, gold, distractors, n, position, include_gold):
+    passages = list(distractors[:n])
+    if include_gold:
+        passages.insert(position, gold)
+    return format_prompt(question, passages or [distractors[0]])
+
+
+def check_raft_prompt(raft_prompt) -> None:
+    """Exercise 2: RAFT-style prompts (gold among distractors, or distractors alone)."""
+    from ftrag.model import format_prompt
+
+    question = "Who leads the Kolvena Ledger project?"
+    gold = "The Kolvena Ledger project is led by Thaxara Zurvick."
+    distractors = [f"The Project {c} is led by Person {c}." for c in "ABCD"]
+    rng = random.Random(0)
+    cases = [(0, 0, True), (2, 0, True), (2, 2, True), (4, 1, True), (3, 0, False), (0, 0, False)]
+    cases += [(n, rng.randint(0, n), rng.random() < 0.8) for n in (rng.randint(0, 4) for _ in range(10))]
+    for n, position, include in cases:
+        got = call_solution(raft_prompt, question, gold, distractors, n, position, include, name="raft_prompt")
+        want = _reference_raft(format_prompt, question, gold, distractors, n, position, include)
+        expect(isinstance(got, str), f"raft_prompt should return the prompt string, got {type(got).__name__}")
+        expect_equal(got.count("Passage:"), want.count("Passage:"),
+                     f"passages in the prompt for n={n}, include_gold={include}",
+                     hint="n distractors, plus the gold one if included; the first distractor alone if none")
+        expect_equal(gold in got, include, f"whether the gold document is in the prompt (include_gold={include})")
+        expect_equal(got, want, f"the prompt for n={n}, position={position}, include_gold={include}",
+                     hint="insert the gold document at index `position` of the distractor list, then format_prompt")
+    passed(f"raft_prompt builds all {len(cases)} prompts right: gold at its position, or distractors alone")
+
+
+def check_mixed_texts(mixed_texts, passes) -> None:
+    """Exercise 3: the mixed training text for one k, and how many passes a token budget makes over it."""
+    from ftrag import inject
+
+    model, tok = _course()
+    facts = inject.fact_set(seed=0)
+    for k in (1, 3):
+        got = call_solution(mixed_texts, facts, k, name="mixed_texts")
+        want = inject.injection_texts(facts, k, mixed=True)
+        expect(isinstance(got, list), f"mixed_texts should return a list of strings, got {type(got).__name__}")
+        expect_equal(len(got), len(want), f"the number of texts for k={k}",
+                     hint="k renderings of each of the 60 documents, then one text per train-half question")
+        expect_equal(got, want, f"the texts for k={k}, in order",
+                     hint="train half's documents first, then the evaluation half's; QA pairs last (inject.qa_text)")
+    texts = inject.injection_texts(facts, 2, mixed=True)
+    total = sum(len(tok(t)["input_ids"]) for t in texts)
+    for budget in (10_000, 614_400):
+        got = call_solution(passes, tok, texts, budget, name="passes")
+        expect_close(got, budget / total, f"passes over the k=2 texts with {budget:,} tokens", tol=1e-6,
+                     hint="each text costs its tokens without the BOS plus one EOS, i.e. len(tokenizer(text)"
+                          "['input_ids'])")
+    passed(f"mixed_texts matches the lesson's training text; a budget of 614,400 tokens is {614_400 / total:.1f} "
+           f"passes over k=2")
+
+
+def check_cost_per_fact(cost_per_fact) -> None:
+    """Exercise 4: per-fact cost of fine-tuning and of indexing."""
+    for train_s, train_tok, n, index_s, index_tok in ((200.0, 600_000, 300, 0.01, 50), (30.0, 1000, 10, 3.0, 7)):
+        got = call_solution(cost_per_fact, train_s, train_tok, n, index_s, index_tok, name="cost_per_fact")
+        expect(isinstance(got, dict), f"cost_per_fact should return a dict, got {type(got).__name__}")
+        missing = {"ft_seconds", "ft_tokens", "rag_seconds", "rag_tokens", "ratio"} - set(got)
+        expect(not missing, f"cost_per_fact's dict lacks {sorted(missing)}")
+        want = {"ft_seconds": train_s / n, "ft_tokens": train_tok / n, "rag_seconds": index_s,
+                "rag_tokens": index_tok, "ratio": train_s / n / index_s}
+        for key, value in want.items():
+            expect_close(got[key], value, f"{key} for a run of {train_s} s over {n} facts, indexing {index_s} s",
+                         tol=1e-6, hint="ratio = fine-tuning seconds per fact / indexing seconds")
+    passed("cost_per_fact divides the run's cost by its facts and compares it with indexing one document")
