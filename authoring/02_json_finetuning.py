@@ -58,6 +58,7 @@ from ftrag import seed_everything
 from ftrag.claims import claim, is_course_model
 from ftrag.env import get_device
 from ftrag.model import load_model
+from ftrag.results import save_results
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
@@ -412,6 +413,18 @@ table[["parse", "schema_valid", "field_em"]].plot(kind="bar", ax=ax, rot=0, ylim
 ax.set_ylabel("rate")
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The headline numbers go to `results/02_json_finetuning.json`, where lesson 05's decision guide reads them:
+
+# %%
+save_results("02_json_finetuning", {
+    "zero_shot_parse": results["zero-shot"]["parse"],
+    "constrained_parse": results["constrained"]["parse"], "constrained_field_em": results["constrained"]["field_em"],
+    "lora_parse": results["LoRA"]["parse"], "lora_schema_valid": results["LoRA"]["schema_valid"],
+    "lora_field_em": results["LoRA"]["field_em"], "lora_trained_percent": 100 * lora_share,
+    **({"qlora_field_em": results["QLoRA"]["field_em"]} if "QLoRA" in results else {}),
+}, model)
 
 # %% [markdown]
 # ## What we measured, and what this does not show

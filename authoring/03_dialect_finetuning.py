@@ -56,6 +56,7 @@ from ftrag.files import read_examples
 from ftrag.finetune import lm_examples, load_adapter
 from ftrag.model import context_perplexity, generate, load_model, perplexity, token_losses
 from ftrag.paths import data_path, repo_root
+from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, Chunk
 from ftrag.world.dialect import CLOSING, closing_line
 
@@ -419,6 +420,18 @@ results = pd.DataFrame([
      "World A RC EM": np.nan, "closing EM": np.nan, "training": "-"},
 ]).set_index("method")
 results.round(3)
+
+# %% [markdown]
+# The headline numbers go to `results/03_dialect_finetuning.json`, where lesson 05's decision guide reads them:
+
+# %%
+save_results("03_dialect_finetuning", {
+    "base_dialect_ppl": base_scores["dialect_ppl"], "lora_dialect_ppl": lora_scores["dialect_ppl"],
+    "best_rag_context": best_rag[1], "best_rag_context_ppl": best_rag[0], "lora_ppl_same_memos": lora_rag_memos,
+    "base_world_a_ppl": base_scores["world_a_ppl"], "lora_world_a_ppl": lora_scores["world_a_ppl"],
+    "full_world_a_ppl": full_scores["world_a_ppl"], "full_rc_em": full_scores["rc_em"],
+    "closing_em_base": closing["base"], "closing_em_rag": rag_closing, "closing_em_finetuned": closing["long run"],
+}, model)
 
 # %% [markdown]
 # ## What we measured, and what this does not show

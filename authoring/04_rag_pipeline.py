@@ -53,6 +53,7 @@ from ftrag import rag, retrieval, seed_everything
 from ftrag.claims import claim
 from ftrag.files import read_jsonl
 from ftrag.model import exact_match, format_prompt, generate, load_model
+from ftrag.results import save_results
 
 seed_everything(SEED)
 docs = read_jsonl("knowledge", "docs.jsonl")
@@ -468,6 +469,18 @@ results = pd.DataFrame({
     "end-to-end EM": [np.nan] * 4 + [e2e, oracle, closed],
 }).set_index("retriever")
 results.round(3)
+
+# %% [markdown]
+# The headline numbers go to `results/04_rag_pipeline.json`, where lesson 05's decision guide reads them:
+
+# %%
+save_results("04_rag_pipeline", {
+    "closed_book_em": closed, "rag_em": e2e, "oracle_em": oracle,
+    "rag_em_lexical": pipelines["RAG: BM25, top 1 document"]["lexical"],
+    "rag_em_paraphrased": pipelines["RAG: BM25, top 1 document"]["paraphrased"],
+    "em_1_passage": dilution.loc[1, "exact match"], "em_8_passages": dilution.loc[8, "exact match"],
+    "em_gold_among_2_best_position": max(position.values()), "bm25_recall_at_1": table.loc[("bm25", "all"), "recall@1"],
+}, model)
 
 # %% [markdown]
 # ## What we measured, and what this does not show
