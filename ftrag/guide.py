@@ -31,8 +31,9 @@ ROWS = [
      "{02:constrained_field_em:.3f}: the content still needs fine-tuning or a better model [02]"),
     ("A corpus with its own dialect: codes, fixed phrases, house conventions",
      "**Fine-tune** (continued pretraining)",
-     "dialect perplexity {03:base_dialect_ppl:,.0f} -> {03:lora_ppl_same_memos:,.0f} after 40 LoRA steps, vs "
-     "{03:best_rag_context_ppl:,.0f} with the best retrieved memos in the context; closing-line exact match "
+     "dialect perplexity {03:base_dialect_ppl:,.0f} -> {03:lora_dialect_ppl:,.0f} after 40 LoRA steps; on the "
+     "memos tried both ways, {03:lora_ppl_same_memos:,.0f} after LoRA vs {03:best_rag_context_ppl:,.0f} with the "
+     "best retrieved memos in the context; closing-line exact match "
      "{03:closing_em_finetuned:.2f} fine-tuned vs {03:closing_em_rag:.2f} with retrieval, {03:closing_em_base:.2f} "
      "base [03]"),
     ("New facts the model has never seen",

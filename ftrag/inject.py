@@ -164,12 +164,16 @@ def distractor_docs(facts: FactSet, questions: Sequence[str], gold_ids: Sequence
 
 
 def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int = 4, p_gold: float = 0.8,
-                 copies: int = 4, seed: int = 0) -> list[tuple[str, str]]:
+                 copies: int = 4, seed: int = 0, tokenizer=None, max_tokens: int = 496,
+                 min_distractors: int = 0) -> list[tuple[str, str]]:
     """RAFT-style (Zhang et al., 2024) training prompts: (prompt, answer) pairs.
 
     Each question appears ``copies`` times; each time, with probability ``p_gold``, its gold document sits among
-    0..``max_distractors`` look-alike documents at a random position, and otherwise only distractors are shown (the
-    answer stays the true one: the model learns to find the passage that answers, and not to trust any passage)."""
+    ``min_distractors``..``max_distractors`` look-alike documents at a random position, and otherwise only
+    distractors are shown (the answer stays the true one: the model learns to find the passage that answers, and
+    not to trust any passage).
+    With ``tokenizer``, distractors are dropped (the last first) until a prompt fits ``max_tokens`` (the course
+    model reads 512 tokens; the rest is room for the answer)."""
     from ftrag.model import format_prompt
 
     if not 0 <= p_gold <= 1:
@@ -181,13 +185,19 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
     out = []
     for _ in range(copies):
         for row, others in zip(rows, distractors, strict=True):
-            n = rng.randint(0, max_distractors)
+            n = rng.randint(min_distractors, max_distractors)
             passages = rng.sample(others, n) if n else []
             if rng.random() < p_gold:
                 passages.insert(rng.randint(0, len(passages)), by_id[row["doc_id"]])
             elif not passages:
                 passages = [rng.choice(others)]
-            out.append((format_prompt(row["question"], passages), row["answer"]))
+            prompt = format_prompt(row["question"], passages)
+            while tokenizer is not None and len(tokenizer(prompt, verbose=False)["input_ids"]) > max_tokens:
+                gold = by_id[row["doc_id"]]
+                drop = max(i for i, p in enumerate(passages) if p != gold or len(passages) == 1)
+                passages = passages[:drop] + passages[drop + 1:]
+                prompt = format_prompt(row["question"], passages)
+            out.append((prompt, row["answer"]))
     return out
 
 
@@ -297,7 +307,8 @@ def reader_scores(model, tokenizer, facts: FactSet, rows: Sequence[dict]) -> dic
 # The arms, and the sweep that trains the ones a notebook has no time for
 
 MEMORISE = {"steps": 150, "batch_size": 16}  # ~18 passes over the evaluation half's lexical questions
-RAFT = {"steps": 150, "batch_size": 16, "copies": 4, "p_gold": 0.8, "max_distractors": 4}
+RAFT = {"steps": 150, "batch_size": 16, "lr": 1e-4, "copies": 4, "p_gold": 0.95, "min_distractors": 0,
+        "max_distractors": 4}
 UPDATE_STEPS = 10  # steps on the changed document's renderings (changing a fact)
 
 ARMS = {  # name: how the model is changed (k: renderings per document; mixed: plus the train half's QA pairs)
@@ -333,11 +344,12 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
         return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"],
                              seed=seed, progress=progress, **MEMORISE)
     if spec["data"] == "raft":
-        pairs = raft_prompts(facts, facts.train_qa, max_distractors=RAFT["max_distractors"], p_gold=RAFT["p_gold"],
-                             copies=RAFT["copies"], seed=seed)
+        pairs = raft_prompts(facts, facts.train_qa, min_distractors=RAFT["min_distractors"],
+                             max_distractors=RAFT["max_distractors"], p_gold=RAFT["p_gold"], copies=RAFT["copies"],
+                             seed=seed, tokenizer=tokenizer)
         return train_answers(model, tokenizer, [answer_example(tokenizer, p, a) for p, a in pairs],
-                             method=spec["method"], seed=seed, progress=progress, steps=RAFT["steps"],
-                             batch_size=RAFT["batch_size"])
+                             method=spec["method"], lr=RAFT["lr"], seed=seed, progress=progress,
+                             steps=RAFT["steps"], batch_size=RAFT["batch_size"])
     raise ValueError(f"unknown arm data {spec['data']!r}; use 'texts', 'memorise' or 'raft'")
 
 

@@ -77,6 +77,15 @@ def test_raft_prompts_mix_gold_and_distractors(facts):
         inject.raft_prompts(facts, rows, p_gold=1.5)
 
 
+def test_raft_prompts_fit_the_context(facts, tokenizer):
+    by_id = {d["doc_id"]: d["text"] for d in facts.docs}
+    pairs = inject.raft_prompts(facts, facts.train_qa, copies=1, tokenizer=tokenizer, max_tokens=300)
+    assert max(len(tokenizer(p, verbose=False)["input_ids"]) for p, _ in pairs) <= 300
+    untrimmed = inject.raft_prompts(facts, facts.train_qa, copies=1)
+    for (p, _), (q, _), row in zip(pairs, untrimmed, facts.train_qa, strict=True):
+        assert (by_id[row["doc_id"]] in p) == (by_id[row["doc_id"]] in q)  # trimming drops distractors only
+
+
 def test_reading_passages_put_the_gold_document_among_look_alikes(facts):
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
     rows = facts.eval_qa[:30]
