@@ -213,22 +213,27 @@ def train_answers(model, tokenizer, examples: Sequence[dict], *, method: str = "
 # Scoring an arm
 
 
-def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Sequence[dict] | None = None) -> dict:
-    """Exact match (greedy answer) and 4-way multiple-choice accuracy, overall and by question kind."""
+def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Sequence[dict] | None = None, *,
+                       multiple_choice: bool = True) -> dict:
+    """Exact match (greedy answer) and 4-way multiple-choice accuracy, overall and by question kind
+    (``multiple_choice=False``: exact match only)."""
     from ftrag.choice import mc_accuracy, options_for
     from ftrag.files import read_jsonl
     from ftrag.model import answer_questions, normalize_answer
 
     facts_rows = facts_rows if facts_rows is not None else read_jsonl("knowledge", "facts.jsonl")
     predictions = answer_questions(model, tokenizer, [r["question"] for r in rows], max_new_tokens=12)
-    _, picks = mc_accuracy(model, tokenizer, rows, options_for(rows, facts_rows))
     em_hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
-    mc_hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(picks, rows, strict=True)]
-    out = {"em": _mean(em_hits), "mc": _mean(mc_hits)}
+    out = {"em": _mean(em_hits)}
+    if multiple_choice:
+        _, picks = mc_accuracy(model, tokenizer, rows, options_for(rows, facts_rows))
+        mc_hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(picks, rows, strict=True)]
+        out["mc"] = _mean(mc_hits)
     for kind in ("lexical", "paraphrased"):
         idx = [i for i, r in enumerate(rows) if r["kind"] == kind]
         out[f"em_{kind}"] = _mean([em_hits[i] for i in idx])
-        out[f"mc_{kind}"] = _mean([mc_hits[i] for i in idx])
+        if multiple_choice:
+            out[f"mc_{kind}"] = _mean([mc_hits[i] for i in idx])
     return out
 
 
@@ -370,7 +375,7 @@ def arm_scores(model, tokenizer, facts: FactSet, rag: Sequence[Sequence[str]]) -
     from ftrag.model import world_a_scores
 
     scores = closed_book_scores(model, tokenizer, facts.eval_qa)
-    scores["em_train_half"] = closed_book_scores(model, tokenizer, facts.train_qa)["em"]
+    scores["em_train_half"] = closed_book_scores(model, tokenizer, facts.train_qa, multiple_choice=False)["em"]
     scores.update({f"rag_{k}": v for k, v in reading_em(model, tokenizer, facts.eval_qa, rag).items()})
     scores.update(world_a_scores(model, tokenizer))
     return scores
