@@ -18,7 +18,8 @@
 # - QLoRA: 4-bit base weights (bitsandbytes), gradient checkpointing, and the "inputs require grad" pitfall;
 # - full fine-tuning on the same budget; merging and saving adapters; the same cells on a GPU with a real model.
 #
-# **Time:** about 60 minutes (the notebook runs in about 4 minutes on a laptop CPU).
+# **Time:** about 60 minutes (the notebook's own run time, measured on a 2-core CPU,
+# is in the [README's lesson table](../README.md#lessons)).
 # **Prerequisites:** [01 · Autoregressive prediction](01_autoregressive_prediction.ipynb) (tokens, generation,
 # the prompt format); basic PyTorch (`nn.Linear`, an optimizer step).
 

@@ -17,7 +17,8 @@
 # - forgetting: what training on the dialect costs on World A, for LoRA at ranks 1, 4 and 16 and full fine-tuning;
 # - a completion task that makes the difference concrete: closing a memo with the phrase the rule requires.
 #
-# **Time:** about 40 minutes (the notebook runs in about 3 minutes on a laptop CPU).
+# **Time:** about 40 minutes (the notebook's own run time, measured on a 2-core CPU,
+# is in the [README's lesson table](../README.md#lessons)).
 # **Prerequisites:** [01 · Autoregressive prediction](01_autoregressive_prediction.ipynb) (perplexity) and
 # [02 · JSON-format fine-tuning](02_json_finetuning.ipynb) (LoRA, the training loop).
 

@@ -20,7 +20,8 @@
 # - why more context is not better for a small reader (dilution), and where the gold passage should go;
 # - how RAG takes in new knowledge without training.
 #
-# **Time:** about 45 minutes (the notebook runs in about 3 minutes on a laptop CPU).
+# **Time:** about 45 minutes (the notebook's own run time, measured on a 2-core CPU,
+# is in the [README's lesson table](../README.md#lessons)).
 # **Prerequisites:** [01 · Autoregressive prediction](01_autoregressive_prediction.ipynb) (the course model, the
 # prompt format); lesson 02 and 03 are not needed for this one.
 
@@ -492,8 +493,8 @@ save_results("04_rag_pipeline", {
 # - repeating names in the query helps the dense retriever; reranking with the reader lifts its recall@1;
 # - end-to-end, RAG answers questions about documents the model never saw, close to the oracle-passage ceiling and
 #   far above closed-book;
-# - this reader reads one passage best: more passages raise recall but lower exact match, and the gold passage's
-#   position among distractors matters.
+# - this reader reads one passage best: more passages raise recall but lower exact match, and look-alike
+#   distractors cost far more than where the gold passage sits among them.
 #
 # **What this does not show:** World B is small and clean (every document names its subject in every sentence);
 # real corpora have long, messy documents, where chunking matters much more than here. Exact match against one gold

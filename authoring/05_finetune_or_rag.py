@@ -23,7 +23,8 @@
 # - how a reader's training (RAFT, Zhang et al., 2024) and its capacity change what RAG delivers;
 # - when to fine-tune, when to retrieve, when to do both, and when neither, from numbers.
 #
-# **Time:** about 60 minutes (the notebook runs in about 2 minutes on a laptop CPU).
+# **Time:** about 60 minutes (the notebook's own run time, measured on a 2-core CPU,
+# is in the [README's lesson table](../README.md#lessons)).
 # **Prerequisites:** lessons [02](02_json_finetuning.ipynb) (LoRA, the training loop),
 # [03](03_dialect_finetuning.ipynb) (continued pretraining, forgetting) and [04](04_rag_pipeline.ipynb) (the RAG
 # pipeline).

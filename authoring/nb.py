@@ -4,7 +4,8 @@ The lessons and solutions are written as plain Python files in the "percent" for
 Code, PyCharm, jupytext): a line ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose lines are
 comments (``# `` is removed), ``# %% tags=parameters`` tags a code cell, and ``# %% colab-install`` stands for the
 Colab install cell (``ftrag.colab.install_cell()``; the badge is set by ``ftrag.colab.rewrite``). The first line of
-the file, ``# notebook: notebooks/02_json_finetuning.ipynb``, names the notebook it builds. The notebook is written
+the file, ``# notebook: notebooks/02_json_finetuning.ipynb``, names the notebook it builds; a lesson gets its
+slideshow metadata (``ftrag.slides``). The notebook is written
 without outputs; ``python -m ftrag.refresh PATH`` then executes it (the only way reference outputs are made).
 
 Sources diff and review better than JSON, and they are the record of what a lesson was meant to say.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from ftrag import colab
+from ftrag import colab, slides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +67,8 @@ def build(source: Path) -> Path:
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
+    if target.startswith("notebooks/"):  # lessons carry slideshow metadata (python -m ftrag.slides builds decks)
+        slides.tag(nb)
     out = ROOT / target
     nbformat.write(colab.rewrite(nb, target), out)
     return out

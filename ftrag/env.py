@@ -99,8 +99,8 @@ class EnvReport:
 REQUIRED = {"torch": "torch", "transformers": "transformers", "tokenizers": "tokenizers", "peft": "peft",
             "datasets": "datasets", "sentence_transformers": "sentence-transformers", "faiss": "faiss-cpu",
             "bm25s": "bm25s", "jsonschema": "jsonschema", "xgrammar": "xgrammar", "matplotlib": "matplotlib",
-            "numpy": "numpy"}
-OPTIONAL = {"bitsandbytes": "bitsandbytes"}  # QLoRA; its absence only skips the 4-bit cells
+            "numpy": "numpy", "bitsandbytes": "bitsandbytes"}  # bitsandbytes: lesson 02's QLoRA section
+OPTIONAL: dict[str, str] = {}  # reported but not required (none at present)
 INSTALL_HINT = "run `python -m pip install -r requirements.txt` in the course folder (on Colab: the first code cell)"
 
 

@@ -1,7 +1,12 @@
 """Re-execute lessons and solutions in place on CPU, the way the tests run them: ``python -m ftrag.refresh``.
 
-This is the only way reference outputs are made. It also regenerates the labs, and records each notebook's
-wall time and its kernel's peak memory in ``docs/run_stats.json`` (the README's lesson table quotes them).
+This is the only way reference outputs are made. It also regenerates the labs, records each notebook's wall time
+and its kernel's peak memory in ``docs/run_stats.json``, and rewrites what is made from those (the README's
+run-time column, the workshop agendas and teaching notes: ``ftrag.workshop``).
+
+``--device cuda`` times the notebooks on a GPU instead: it executes a copy of each (the committed outputs stay the
+CPU reference outputs) and records the time, the kernel's peak memory and the GPU's peak memory under the
+notebook's ``"gpu"`` key.
 """
 
 from __future__ import annotations
@@ -32,11 +37,26 @@ TEST_ENV = {
 CELL_TIMEOUT_S = 900
 
 
-class _PeakMemory:
-    """Polls the memory of this process's children (the kernel) in a thread; ``peak_mb`` is the maximum."""
+def _gpu_used_mb() -> float:
+    """Memory in use on GPU 0, from nvidia-smi (the kernel's CUDA context included); NaN when unknown."""
+    import subprocess
 
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak_mb = interval, 0.0
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return float(out.strip().splitlines()[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return float("nan")
+
+
+class _PeakMemory:
+    """Polls the memory of this process's children (the kernel) in a thread; ``peak_mb`` is the maximum.
+
+    With ``gpu=True`` it also polls GPU 0's used memory (``gpu_peak_mb``).
+    """
+
+    def __init__(self, interval: float = 0.2, gpu: bool = False):
+        self.interval, self.peak_mb, self.gpu, self.gpu_peak_mb = interval, 0.0, gpu, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -52,6 +72,9 @@ class _PeakMemory:
                 except psutil.Error:  # a child that just ended
                     pass
             self.peak_mb = max(self.peak_mb, total / 2**20)
+            if self.gpu:
+                used = _gpu_used_mb()
+                self.gpu_peak_mb = used if used != used else max(self.gpu_peak_mb, used)  # NaN stays NaN
             self._stop.wait(self.interval)
 
     def __enter__(self) -> _PeakMemory:
@@ -63,8 +86,8 @@ class _PeakMemory:
         self._thread.join()
 
 
-def execute(path: Path) -> dict:
-    """Execute one notebook in place; return its wall time and peak kernel memory."""
+def execute(path: Path, gpu: bool = False) -> dict:
+    """Execute one notebook in place; return its wall time and peak kernel memory (and GPU memory)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -74,12 +97,36 @@ def execute(path: Path) -> dict:
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})  # no timestamps: clean diffs
     start = time.perf_counter()
-    with _PeakMemory() as memory:
+    with _PeakMemory(gpu=gpu) as memory:
         client.execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)
-    return {"seconds": round(seconds, 1), "peak_mb": round(memory.peak_mb), "cpus": os.cpu_count(),
-            "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
+    record = {"seconds": round(seconds, 1), "peak_mb": round(memory.peak_mb), "cpus": os.cpu_count(),
+              "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
+    if gpu:
+        import torch
+
+        record["gpu"] = torch.cuda.get_device_name(0)
+        record["gpu_peak_mb"] = None if memory.gpu_peak_mb != memory.gpu_peak_mb else round(memory.gpu_peak_mb)
+    return record
+
+
+def execute_on_gpu(path: Path) -> dict:
+    """Time a copy of ``path`` on the GPU (next to it, so relative paths resolve); the original is untouched."""
+    import shutil
+
+    from ftrag.paths import repo_root
+
+    copy = path.with_name(f".gpu-timing-{path.name}")
+    shutil.copyfile(path, copy)
+    # A lesson writes its headline numbers to results/; those stay the CPU run's (the decision guide reads them).
+    saved = {p: p.read_bytes() for p in (repo_root() / "results").glob("*.json")}
+    try:
+        return execute(copy, gpu=True)
+    finally:
+        copy.unlink(missing_ok=True)
+        for p, data in saved.items():
+            p.write_bytes(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +136,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Re-execute notebooks/ and solutions/ in place on CPU.")
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: all lessons and solutions)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu: make the reference outputs (default); cuda: only time the notebooks on a GPU")
     args = parser.parse_args(argv)
     os.environ.update(TEST_ENV)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error("--device cuda needs a CUDA GPU, and PyTorch sees none; run without --device for the CPU")
+        os.environ.update({"FTRAG_DEVICE": "cuda", "OMP_NUM_THREADS": str(os.cpu_count() or 1)})
     root = repo_root()
     targets = [p.resolve() for p in args.paths] or [p for p in notebook_paths(root) if p.parent.name != "labs"]
     stats_path = root / "docs" / "run_stats.json"
@@ -100,11 +155,20 @@ def main(argv: list[str] | None = None) -> int:
         if rel.startswith("labs/"):
             parser.error(f"{rel} is a lab: labs are generated from solutions, not executed")
         print(f"executing {rel} ...", flush=True)
-        stats[rel] = execute(path)
-        print(f"  {stats[rel]['seconds']:.0f} s, peak {stats[rel]['peak_mb']} MB", flush=True)
+        old = stats.get(rel, {})
+        if args.device == "cuda":
+            run = execute_on_gpu(path)
+            stats[rel] = {**old, "gpu": run}
+        else:  # a CPU rerun keeps the notebook's last GPU timing
+            run = stats[rel] = {**execute(path), **({"gpu": old["gpu"]} if "gpu" in old else {})}
+        print(f"  {run['seconds']:.0f} s, peak {run['peak_mb']} MB", flush=True)
     stats_path.parent.mkdir(exist_ok=True)
     stats_path.write_text(json.dumps(dict(sorted(stats.items())), indent=1) + "\n")
-    return labs.main([])
+    if args.device == "cuda":
+        return 0
+    from ftrag import workshop
+
+    return labs.main([]) or workshop.main([])
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def check_fixed_rag_answer(fixed_rag_answer) -> None:
     want = [generate(model, tok, [format_prompt(q["question"], [retriever.chunks[i[0]].text])])[0]
             for q, i in zip(qa, ids, strict=True)]
     expect_equal(got, want, "the answers of the fixed pipeline (top 1 passage, greedy)",
-                 hint="search, take the texts of the top-k chunks, build format_prompt(question, passages), "
+                 hint="search with k = 1, take the top chunk's text, build format_prompt(question, [text]), "
                       "generate")
     answers = [q["answer"] for q in qa]
     passed(f"the retrieved passage now reaches the prompt: exact match {exact_match(got, answers):.2f} on "

@@ -1,0 +1,463 @@
+"""The workshop kit's generated pages: ``python -m ftrag.workshop`` (``--check`` only compares).
+
+Every time in the kit comes from ``docs/run_stats.json``, which ``python -m ftrag.refresh`` writes when it executes
+the lessons and solutions; every number learners should see comes from the committed notebook outputs. This module
+writes from them:
+
+* the run-time column of the README's lesson table;
+* the agendas in ``instructor/`` (a 90-minute taster, a half-day, a full day): each slot's length is a stated
+  allowance, or a measured run time rounded up to the minute plus a stated allowance (below, in ``READING`` and
+  ``LAB``), and the slots add up to the session's length;
+* the teaching notes in ``instructor/notes/``: the lesson's claim and the cell that proves it, the numbers the
+  committed run printed, and the hand-written content of ``ftrag.teaching`` (discussion questions, the lab's
+  common mistakes with hints, what to do when a cell is slow or fails).
+
+``python -m ftrag.refresh`` runs this after it executes notebooks, and a test fails when a committed page differs
+from what the files say now.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from ftrag.paths import repo_root
+
+# ----------------------------------------------------------------------------------------------------------
+# Stated allowances, in minutes (the measured part is added to them).
+
+# A live demo: the instructor runs the lesson top to bottom and talks through each output as it appears. The slot
+# is the measured run time (rounded up) plus this much reading and explaining.
+READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
+# A lab: the learners fill in the blanks. The slot is this allowance plus the measured run time of the solution
+# (rounded up), the time the lab's cells need to execute once.
+LAB = {"00": 10, "01": 15, "02": 15, "03": 15, "04": 20, "05": 20}
+# The concepts a lesson needs, taught before its demo (slides: python -m ftrag.slides).
+TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
+
+# The one claim each lesson proves: a substring of the claim line it prints (for lesson 00, of the exact-match line
+# its next cell asserts), and the words of that claim for an instructor.
+HEADLINE = {
+    "00": ("EM reading World A passages", "the course model reads World A passages well but cannot "
+           "answer World B questions closed-book: it never read them"),
+    "01": ("putting the document in the context", "the model cannot state facts it never read, and it can once "
+           "the document is in its context: the seed of RAG"),
+    "02": ("LoRA: parse", "a format the model has never seen (JSON with a schema) is learned by LoRA on under 5% "
+           "of the weights"),
+    "03": ("LoRA continued pretraining lowers dialect perplexity", "a dialect is learned by continued "
+           "pretraining, and similar documents in the context help far less"),
+    "04": ("end-to-end EM", "a retrieval pipeline makes facts the model never saw answerable, nearly as well as "
+           "handing it the right passage"),
+    "05": ("RAG exact match", "for new facts, retrieval beats fine-tuning on the same documents by a wide margin"),
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Measured times
+
+
+def stats_path() -> Path:
+    return repo_root() / "docs" / "run_stats.json"
+
+
+def load_stats() -> dict:
+    path = stats_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m ftrag.refresh` to execute the notebooks and "
+                                "record their run times")
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: str  # "00"
+    stem: str  # "00_start_here"
+    title: str  # "Start here"
+
+    @property
+    def notebook(self) -> str:
+        return f"notebooks/{self.stem}.ipynb"
+
+    @property
+    def lab(self) -> str:
+        return f"labs/{self.stem}.ipynb"
+
+    @property
+    def solution(self) -> str:
+        return f"solutions/{self.stem}.ipynb"
+
+    @property
+    def notes(self) -> str:
+        return f"instructor/notes/{self.stem}.md"
+
+
+def lessons(root: Path | None = None) -> dict[str, Lesson]:
+    root = root or repo_root()
+    found = {}
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source.splitlines()[0]
+        title = first.lstrip("# ").split("·", 1)[-1].strip()
+        found[path.stem[:2]] = Lesson(path.stem[:2], path.stem, title)
+    return found
+
+
+def run_minutes(stats: dict, rel: str) -> float:
+    """Measured run time of one notebook, in minutes (from docs/run_stats.json)."""
+    if rel not in stats:
+        raise KeyError(f"docs/run_stats.json has no entry for {rel}: run `python -m ftrag.refresh {rel}`")
+    return stats[rel]["seconds"] / 60
+
+
+def minutes_label(minutes: float) -> str:
+    return f"{minutes:.1f} min"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# README
+
+
+_README_ROW = re.compile(r"^(\| (\d\d) \| [^|]+\| [^|]+\| )([^|]+)( \|.*)$")
+
+
+def readme_text(text: str, stats: dict) -> str:
+    """The README with its lesson table's run-time column set from ``stats``."""
+    def row(match: re.Match) -> str:
+        lesson = match.group(2)
+        rel = next((k for k in stats if k.startswith(f"notebooks/{lesson}_")), None)
+        if rel is None:
+            raise KeyError(f"docs/run_stats.json has no notebooks/{lesson}_*.ipynb: run `python -m ftrag.refresh`")
+        return f"{match.group(1)}{minutes_label(run_minutes(stats, rel))}{match.group(4)}"
+
+    return "\n".join(_README_ROW.sub(row, line) for line in text.split("\n"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Agendas
+
+
+@dataclass(frozen=True)
+class Slot:
+    kind: str  # teach, demo, lab, discussion, break, buffer
+    what: str
+    minutes: int
+    basis: str  # how the length was set
+
+
+def teach(lesson: str, what: str) -> tuple:
+    return ("teach", lesson, what)
+
+
+def slots_for(spec: list[tuple], stats: dict, all_lessons: dict[str, Lesson], length: int) -> list[Slot]:
+    """Turn an agenda spec into slots with lengths; the last slot (buffer) makes them add up to ``length``."""
+    slots = []
+    for kind, arg, what in spec:
+        if kind in ("demo", "lab"):
+            lesson = all_lessons[arg]
+            if kind == "demo":
+                measured = run_minutes(stats, lesson.notebook)
+                rounded = math.ceil(measured)
+                slots.append(Slot("demo", f"[{arg} · {lesson.title}](../{lesson.notebook}): {what}",
+                                  rounded + READING[arg],
+                                  f"run {minutes_label(measured)} (measured) -> {rounded} + {READING[arg]} reading"))
+            else:
+                measured = run_minutes(stats, lesson.solution)
+                rounded = math.ceil(measured)
+                slots.append(Slot("lab", f"[lab {arg}](../{lesson.lab}): {what}", rounded + LAB[arg],
+                                  f"{LAB[arg]} lab allowance + solution run {minutes_label(measured)} (measured) "
+                                  f"-> {rounded}"))
+        elif kind == "teach":
+            slots.append(Slot("teach", what, TEACH[arg], f"{TEACH[arg]} stated (concepts of lesson {arg})"))
+        else:  # discussion, break: arg is the stated length
+            slots.append(Slot(kind, what, int(arg), f"{arg} stated"))
+    used = sum(s.minutes for s in slots)
+    if used > length:
+        raise ValueError(f"the slots need {used} min, more than the session's {length}: shorten the spec")
+    slots.append(Slot("buffer", "questions, catching up, a slow laptop", length - used, "what is left"))
+    return slots
+
+
+_GUIDE = "[decision guide](../docs/decision_guide.md) (printed: the [handout](README.md#the-handout))"
+
+AGENDAS = {
+    "taster_90min": {
+        "title": "90-minute taster",
+        "length": 90,
+        "who": "A first look for a team deciding how to adapt a model: one decision, measured live.",
+        "spec": [
+            ("discussion", 5, "Welcome: the question (fine-tune or RAG?) and how the course answers it: by "
+                              "measuring on a model whose training data we know"),
+            ("demo", "00", "the pre-flight check, the course world, what the model has and has not read"),
+            teach("05", "Two ways to give a model new facts: fine-tuning writes them into the weights, RAG puts "
+                        "them in the prompt"),
+            ("demo", "05", "the same facts injected both ways; paraphrases, memorised questions, RAFT; cost of "
+                           "a new fact"),
+            ("lab", "05", "exercises 1-2 (score the options, build a RAFT prompt); 3-4 as homework"),
+            ("discussion", 10, f"The {_GUIDE}: which rows match your use case?"),
+        ],
+    },
+    "half_day": {
+        "title": "Half-day workshop (4 hours)",
+        "length": 240,
+        "who": "Engineers who will build one of the two: the format lesson, the RAG pipeline, and the decision.",
+        "spec": [
+            ("discussion", 5, "Welcome and the question; who has run the pre-flight check?"),
+            ("demo", "00", "the pre-flight check, the course world"),
+            teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
+            ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
+            ("lab", "02", "LoRA by hand, parameter counts, scoring JSON"),
+            ("break", 15, "Break"),
+            teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
+            ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
+            ("lab", "04", "recall@k, fusion, a prompt with passages"),
+            ("break", 10, "Break"),
+            teach("05", "New facts: into the weights or into the prompt?"),
+            ("demo", "05", "fine-tune or RAG on the same facts"),
+            ("lab", "05", "the four exercises"),
+            ("discussion", 15, f"The {_GUIDE} against the participants' own use cases"),
+        ],
+    },
+    "full_day": {
+        "title": "Full-day workshop (7 hours with lunch)",
+        "length": 420,
+        "who": "The whole course in one day, every lesson taught, demonstrated and practised.",
+        "spec": [
+            ("discussion", 10, "Welcome, the question, the pre-flight check on every laptop"),
+            ("demo", "00", "the course world and what the model has and has not read"),
+            ("lab", "00", "the three warm-up exercises (how labs and checks work)"),
+            teach("01", "Next-token prediction, sampling, perplexity"),
+            ("demo", "01", "next-token distributions, perplexity of seen and unseen text, a mini-pretraining run"),
+            ("lab", "01", "sampling and perplexity by hand"),
+            ("break", 15, "Break"),
+            teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
+            ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
+            ("lab", "02", "LoRA by hand, parameter counts, scoring JSON"),
+            ("break", 60, "Lunch"),
+            teach("03", "Continued pretraining on a dialect; forgetting"),
+            ("demo", "03", "LoRA vs similar documents in the context; forgetting across ranks"),
+            ("lab", "03", "the dialect exercises"),
+            teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
+            ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
+            ("lab", "04", "recall@k, fusion, a prompt with passages"),
+            ("break", 15, "Break"),
+            teach("05", "New facts: into the weights or into the prompt?"),
+            ("demo", "05", "fine-tune or RAG on the same facts"),
+            ("lab", "05", "the four exercises"),
+            ("discussion", 20, f"The {_GUIDE} against the participants' own use cases"),
+        ],
+    },
+}
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def agenda_markdown(name: str, stats: dict, all_lessons: dict[str, Lesson]) -> str:
+    agenda = AGENDAS[name]
+    slots = slots_for(agenda["spec"], stats, all_lessons, agenda["length"])
+    covered = sorted({arg for kind, arg, _ in agenda["spec"] if kind in ("demo", "lab", "teach")})
+    lines = [
+        f"# {agenda['title']}",
+        "",
+        "<!-- generated by `python -m ftrag.workshop` from docs/run_stats.json; edit ftrag/workshop.py, not this "
+        "file -->",
+        "",
+        agenda["who"],
+        "",
+        "**Lessons:** " + ", ".join(f"[{n} · {all_lessons[n].title}](../{all_lessons[n].notebook}) "
+                                    f"([notes](notes/{all_lessons[n].stem}.md))" for n in covered) + ".",
+        "",
+        "**Before the day, every learner:** installs the course and runs the pre-flight check (see "
+        "[Before the workshop](README.md#before-the-workshop)); it must end with `0 FAIL`. A learner who cannot "
+        "install uses Colab (below).",
+        "",
+        "| start | min | kind | what | length from |",
+        "|---|---:|---|---|---|",
+    ]
+    start = 0
+    for slot in slots:
+        lines.append(f"| {_clock(start)} | {slot.minutes} | {slot.kind} | {slot.what} | {slot.basis} |")
+        start += slot.minutes
+    lines += [
+        f"| {_clock(start)} | **{start}** | | **total** ({agenda['length']} min planned) | |",
+        "",
+        "**How the lengths are set.** A *demo* slot is the lesson's measured run time (docs/run_stats.json, a "
+        "2-core CPU with one PyTorch thread, as the tests run it), rounded up to the minute, plus a stated "
+        "allowance for reading the outputs aloud; a *lab* slot is a stated allowance plus the measured run time "
+        "of the lab's solution. The allowances are in `ftrag/workshop.py` (`READING`, `LAB`, `TEACH`); the "
+        "buffer is what is left of the session. `python -m ftrag.refresh` re-measures, and a test fails if this "
+        "page and the measurements disagree.",
+        "",
+        "**Live demos.** Open the lesson in JupyterLab, *Restart Kernel and Run All Cells*, and talk through each "
+        "section while the next one runs; the committed outputs are the same numbers, so if the projector laptop "
+        "is slow, scroll the committed notebook or the slide deck (`python -m ftrag.slides`) instead of running.",
+        "",
+        "**Colab fallback.** A learner whose laptop is slow or will not install clicks the lesson's *Open in "
+        "Colab* badge (in the README's lesson table or at the top of each notebook) and runs the first code cell: "
+        "it installs the course without touching Colab's PyTorch. A free CPU runtime runs the lessons in about "
+        "the times above; a GPU runtime (*Runtime > Change runtime type*) is faster for the training cells.",
+        "",
+        "**Solutions.** Hand out the labs; keep the solutions until the lab slot ends (see "
+        "[Solutions during a workshop](README.md#solutions-during-a-workshop)).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_agenda(text: str) -> tuple[list[tuple[str, int, str]], int, int]:
+    """(start, minutes, kind) of each slot, the stated total and the planned length: for tests and checks."""
+    rows = [line.split(" | ") for line in text.splitlines() if re.match(r"^\| \d+:\d\d \| \d+ \|", line)]
+    slots = [(r[0].lstrip("| "), int(r[1]), r[2]) for r in rows]
+    total = re.search(r"\| \*\*(\d+)\*\* \| \| \*\*total\*\* \((\d+) min planned\)", text)
+    if total is None:
+        raise ValueError("no total row in the agenda")
+    return slots, int(total.group(1)), int(total.group(2))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Teaching notes
+
+
+def _stdout(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+# Lines that carry a lesson's evidence: a claim (ftrag.claims.claim), or lesson 00's exact-match line (which its
+# next cell asserts).
+_EVIDENCE = re.compile(r"^(claim holds|EM reading World A passages)")
+
+
+def evidence(notebook: Path) -> list[dict]:
+    """The cells that prove a lesson's claims: execution count, section, and the claim lines they printed."""
+    nb = nbformat.read(notebook, as_version=4)
+    section, found = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line for line in cell.source.splitlines() if line.startswith("#")), None)
+            if heading:
+                section = heading.lstrip("# ").strip()
+            continue
+        out = _stdout(cell)
+        lines = [line for line in out.splitlines() if _EVIDENCE.match(line)]
+        if lines:
+            found.append({"cell": cell.get("execution_count"), "section": section, "lines": lines})
+    return found
+
+
+def notes_markdown(lesson: Lesson, stats: dict, root: Path) -> str:
+    from ftrag.teaching import NOTES
+
+    content = NOTES[lesson.number]
+    proofs = evidence(root / lesson.notebook)
+    key, words = HEADLINE[lesson.number]
+    headline = next(((p, line) for p in proofs for line in p["lines"] if key in line), None)
+    if headline is None:
+        raise ValueError(f"{lesson.notebook}: no printed claim contains {key!r}; rerun the lesson or update "
+                         "HEADLINE in ftrag/workshop.py")
+    proof, line = headline
+    run = stats[lesson.notebook]
+    sol = stats[lesson.solution]
+    lines = [
+        f"# Lesson {lesson.number} · {lesson.title}: teaching notes",
+        "",
+        "<!-- generated by `python -m ftrag.workshop` from the committed notebook outputs, docs/run_stats.json and "
+        "ftrag/teaching.py; edit those, not this file -->",
+        "",
+        f"[lesson](../../{lesson.notebook}) · [lab](../../{lesson.lab}) · [solution](../../{lesson.solution}) · "
+        f"slides: `python -m ftrag.slides {lesson.notebook}` · measured: lesson "
+        f"{minutes_label(run['seconds'] / 60)} (peak {run['peak_mb']:,} MB), solution "
+        f"{minutes_label(sol['seconds'] / 60)}, on a {run['cpus']}-core CPU with one PyTorch thread",
+        "",
+        "## The claim",
+        "",
+        f"**{words[0].upper() + words[1:]}.**",
+        "",
+        f"Proved by cell `[{proof['cell']}]` in *{proof['section']}*, which prints:",
+        "",
+        "```",
+        line,
+        "```",
+        "",
+        "## The numbers learners should see",
+        "",
+        "Every claim line of the committed run (a claim is an assertion on the course model: if a learner's run "
+        "prints `claim does NOT hold`, they are on another model, or something is broken):",
+        "",
+        "| cell | section | printed |",
+        "|---|---|---|",
+    ]
+    for p in proofs:
+        for text in p["lines"]:
+            lines.append(f"| `[{p['cell']}]` | {p['section']} | {text.replace('|', '/')} |")
+    lines += [
+        "",
+        "On a laptop with several PyTorch threads the last digit may differ from these (the references are made "
+        "with one thread); on a hub model (`FTRAG_MODEL`) the numbers differ and the claim lines say whether each "
+        "claim still holds.",
+        "",
+        "## Discussion questions",
+        "",
+    ]
+    lines += [f"{i}. {q}" for i, q in enumerate(content["questions"], 1)]
+    lines += ["", "## The lab: common mistakes and the hint to give", "", "| exercise | mistake | hint |",
+              "|---|---|---|"]
+    lines += [f"| `{name}` | {mistake} | {hint} |" for name, mistake, hint in content["mistakes"]]
+    lines += ["", "## When a cell is slow or fails on a learner's machine", "", "| symptom | what to do |",
+              "|---|---|"]
+    lines += [f"| {symptom} | {fix} |" for symptom, fix in content["trouble"]]
+    lines += ["", "First step for any machine problem: `python -m ftrag.preflight` (one PASS/FAIL line per check, "
+              "with the fix).", ""]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Writing and checking
+
+
+def pages(root: Path | None = None) -> dict[Path, str]:
+    """Every generated page (path -> text), from what is on disk now."""
+    root = root or repo_root()
+    stats = load_stats()
+    all_lessons = lessons(root)
+    out = {root / "README.md": readme_text((root / "README.md").read_text(), stats)}
+    for name in AGENDAS:
+        out[root / "instructor" / f"agenda_{name}.md"] = agenda_markdown(name, stats, all_lessons)
+    for lesson in all_lessons.values():
+        out[root / lesson.notes] = notes_markdown(lesson, stats, root)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the README's run times, the agendas and the teaching notes.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from what the files say")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    stale = []
+    for path, text in pages(root).items():
+        current = path.read_text() if path.is_file() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path.relative_to(root).as_posix())
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(root).as_posix()}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run `python -m ftrag.workshop`")
+        return 1
+    if args.check:
+        print("the README, agendas and teaching notes match docs/run_stats.json and the notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
