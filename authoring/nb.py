@@ -67,6 +67,8 @@ def build(source: Path) -> Path:
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
+    for number, cell in enumerate(nb.cells):  # stable ids: a rebuild changes only the cells that changed
+        cell.id = f"cell-{number:03d}"
     if target.startswith("notebooks/"):  # lessons carry slideshow metadata (python -m ftrag.slides builds decks)
         slides.tag(nb)
     out = ROOT / target

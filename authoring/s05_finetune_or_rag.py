@@ -175,4 +175,6 @@ cost = cost_per_fact(arm["train_seconds"], arm["tokens"], n_facts, index_seconds
                      len(embedder.tokenizer(new["text"])["input_ids"]))
 print(f"indexing one document took {1000 * index_seconds:.0f} ms; fine-tuning spends {cost['ft_tokens']:,.0f} "
       f"tokens per fact ({n_facts} facts), RAG {cost['rag_tokens']} tokens")
-assert cost["ratio"] > 10, "on any machine, training should cost far more per fact than indexing"
+# Seconds depend on the machine and on what else it runs (a busy laptop can take 10x longer to index); the tokens
+# processed do not, so the lasting comparison is in tokens.
+assert cost["ft_tokens"] > 10 * cost["rag_tokens"], "training should process far more tokens per fact than indexing"

@@ -36,7 +36,7 @@ from ftrag.paths import repo_root
 READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
 # A lab: the learners fill in the blanks. The slot is this allowance plus the measured run time of the solution
 # (rounded up), the time the lab's cells need to execute once.
-LAB = {"00": 10, "01": 15, "02": 15, "03": 15, "04": 20, "05": 20}
+LAB = {"00": 10, "01": 20, "02": 20, "03": 20, "04": 20, "05": 20}
 # The concepts a lesson needs, taught before its demo (slides: python -m ftrag.slides).
 TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
 
@@ -148,6 +148,14 @@ class Slot:
     basis: str  # how the length was set
 
 
+def exercises(lesson: Lesson, root: Path | None = None) -> str:
+    """The lab's exercises, from its headings: "1 count characters; 2 reproducible randomness; ..."."""
+    nb = nbformat.read((root or repo_root()) / lesson.lab, as_version=4)
+    found = [m for c in nb.cells if c.cell_type == "markdown"
+             for m in re.finditer(r"^## Exercise (\d+): (.+)$", c.source, flags=re.M)]
+    return "exercises " + "; ".join(f"{m.group(1)} {m.group(2).strip()}" for m in found)
+
+
 def teach(lesson: str, what: str) -> tuple:
     return ("teach", lesson, what)
 
@@ -165,6 +173,7 @@ def slots_for(spec: list[tuple], stats: dict, all_lessons: dict[str, Lesson], le
                                   rounded + READING[arg],
                                   f"run {minutes_label(measured)} (measured) -> {rounded} + {READING[arg]} reading"))
             else:
+                what = what or exercises(lesson)
                 measured = run_minutes(stats, lesson.solution)
                 rounded = math.ceil(measured)
                 slots.append(Slot("lab", f"[lab {arg}](../{lesson.lab}): {what}", rounded + LAB[arg],
@@ -196,7 +205,7 @@ AGENDAS = {
                         "them in the prompt"),
             ("demo", "05", "the same facts injected both ways; paraphrases, memorised questions, RAFT; cost of "
                            "a new fact"),
-            ("lab", "05", "exercises 1-2 (score the options, build a RAFT prompt); 3-4 as homework"),
+            ("lab", "05", "exercises 1 (the multiple-choice scorer) and 2 (RAFT-style prompts); the rest as homework"),
             ("discussion", 10, f"The {_GUIDE}: which rows match your use case?"),
         ],
     },
@@ -209,15 +218,15 @@ AGENDAS = {
             ("demo", "00", "the pre-flight check, the course world"),
             teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
             ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
-            ("lab", "02", "LoRA by hand, parameter counts, scoring JSON"),
+            ("lab", "02", ""),
             ("break", 15, "Break"),
             teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
             ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
-            ("lab", "04", "recall@k, fusion, a prompt with passages"),
+            ("lab", "04", ""),
             ("break", 10, "Break"),
             teach("05", "New facts: into the weights or into the prompt?"),
             ("demo", "05", "fine-tune or RAG on the same facts"),
-            ("lab", "05", "the four exercises"),
+            ("lab", "05", ""),
             ("discussion", 15, f"The {_GUIDE} against the participants' own use cases"),
         ],
     },
@@ -228,25 +237,25 @@ AGENDAS = {
         "spec": [
             ("discussion", 10, "Welcome, the question, the pre-flight check on every laptop"),
             ("demo", "00", "the course world and what the model has and has not read"),
-            ("lab", "00", "the three warm-up exercises (how labs and checks work)"),
+            ("lab", "00", ""),
             teach("01", "Next-token prediction, sampling, perplexity"),
             ("demo", "01", "next-token distributions, perplexity of seen and unseen text, a mini-pretraining run"),
-            ("lab", "01", "sampling and perplexity by hand"),
+            ("lab", "01", ""),
             ("break", 15, "Break"),
             teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
             ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
-            ("lab", "02", "LoRA by hand, parameter counts, scoring JSON"),
+            ("lab", "02", ""),
             ("break", 60, "Lunch"),
             teach("03", "Continued pretraining on a dialect; forgetting"),
             ("demo", "03", "LoRA vs similar documents in the context; forgetting across ranks"),
-            ("lab", "03", "the dialect exercises"),
+            ("lab", "03", ""),
             teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
             ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
-            ("lab", "04", "recall@k, fusion, a prompt with passages"),
+            ("lab", "04", ""),
             ("break", 15, "Break"),
             teach("05", "New facts: into the weights or into the prompt?"),
             ("demo", "05", "fine-tune or RAG on the same facts"),
-            ("lab", "05", "the four exercises"),
+            ("lab", "05", ""),
             ("discussion", 20, f"The {_GUIDE} against the participants' own use cases"),
         ],
     },
