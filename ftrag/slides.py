@@ -7,8 +7,9 @@ arrow), so each explanation appears with the code and output it explains; the Co
 every other cell joins the slide above it. ``authoring/nb.py`` applies the rule when it builds a
 lesson; ``python -m ftrag.slides --tag`` applies it to the committed lessons, and a test fails when a lesson's
 metadata disagrees with the rule. The decks are built with ``jupyter nbconvert --to slides``, outputs included,
-so a deck shows the measured numbers of the committed run; open one in a browser (reveal.js itself is loaded
-from a CDN, so the first opening needs the internet, or use the notebook in JupyterLab instead).
+so a deck shows the measured numbers of the committed run; open one in a browser. reveal.js itself is loaded
+from a CDN; without internet, pass ``--reveal-prefix`` a local copy of reveal.js 4, or present the notebook in
+JupyterLab.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def lesson_paths(root: Path | None = None) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def build(notebook: Path, out_dir: Path) -> Path:
+def build(notebook: Path, out_dir: Path, reveal_prefix: str | None = None) -> Path:
     """Build one deck with ``jupyter nbconvert --to slides``; return the HTML file."""
     notebook = Path(notebook)
     if not notebook.is_file():
@@ -82,6 +83,8 @@ def build(notebook: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "slides", "--output-dir", str(out_dir),
            "--SlidesExporter.reveal_scroll=True", str(notebook)]
+    if reveal_prefix:  # a local copy of reveal.js, for a room without internet
+        cmd.insert(-1, f"--SlidesExporter.reveal_url_prefix={reveal_prefix}")
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"nbconvert failed on {notebook.name}:\n{done.stderr.strip()[-2000:]}")
@@ -106,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build each lesson into a reveal.js deck (build/slides/).")
     parser.add_argument("paths", nargs="*", type=Path, help="lessons to build (default: all of notebooks/)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: build/slides)")
+    parser.add_argument("--reveal-prefix", metavar="URL",
+                        help="where the decks load reveal.js from (default: a CDN); e.g. a relative path to an "
+                             "unpacked reveal.js 4 release, for a room without internet")
     parser.add_argument("--tag", action="store_true", help="only (re)write the lessons' slideshow metadata")
     parser.add_argument("--check", action="store_true", help="only report lessons whose metadata breaks the rule")
     args = parser.parse_args(argv)
@@ -129,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems(nb):
             print(f"{path.name} has no or stale slideshow metadata: run `python -m ftrag.slides --tag` first")
             return 1
-        deck = build(path, out)
+        deck = build(path, out, args.reveal_prefix)
         print(f"{deck.relative_to(out.parent.parent) if out.is_relative_to(repo_root()) else deck}: "
               f"{count_slides(deck.read_text())} slides")
     return 0
