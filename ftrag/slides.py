@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name} has no or stale slideshow metadata: run `python -m ftrag.slides --tag` first")
             return 1
         deck = build(path, out, args.reveal_prefix)
-        print(f"{deck.relative_to(out.parent.parent) if out.is_relative_to(repo_root()) else deck}: "
+        print(f"{deck.relative_to(repo_root()) if deck.is_relative_to(repo_root()) else deck}: "
               f"{count_slides(deck.read_text())} slides")
     return 0
 

@@ -160,6 +160,28 @@ def teach(lesson: str, what: str) -> tuple:
     return ("teach", lesson, what)
 
 
+# What a lesson's teach and demo slots cover when an agenda takes the whole lesson (the taster words its own).
+TEACH_TOPIC = {
+    "01": "Next-token prediction, sampling, perplexity",
+    "02": "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding",
+    "03": "Continued pretraining on a dialect; forgetting",
+    "04": "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader",
+    "05": "New facts: into the weights or into the prompt?",
+}
+DEMO_TOPIC = {
+    "01": "next-token distributions, perplexity of seen and unseen text, a mini-pretraining run",
+    "02": "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning",
+    "03": "LoRA vs similar documents in the context; forgetting across ranks",
+    "04": "a RAG pipeline from chunking to end-to-end exact match",
+    "05": "fine-tune or RAG on the same facts",
+}
+
+
+def lesson_block(lesson: str) -> list[tuple]:
+    """A whole lesson in an agenda: its concepts taught, the lesson run live, its lab (every exercise)."""
+    return [teach(lesson, TEACH_TOPIC[lesson]), ("demo", lesson, DEMO_TOPIC[lesson]), ("lab", lesson, "")]
+
+
 def slots_for(spec: list[tuple], stats: dict, all_lessons: dict[str, Lesson], length: int) -> list[Slot]:
     """Turn an agenda spec into slots with lengths; the last slot (buffer) makes them add up to ``length``."""
     slots = []
@@ -216,17 +238,11 @@ AGENDAS = {
         "spec": [
             ("discussion", 5, "Welcome and the question; who has run the pre-flight check?"),
             ("demo", "00", "the pre-flight check, the course world"),
-            teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
-            ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
-            ("lab", "02", ""),
+            *lesson_block("02"),
             ("break", 15, "Break"),
-            teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
-            ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
-            ("lab", "04", ""),
+            *lesson_block("04"),
             ("break", 10, "Break"),
-            teach("05", "New facts: into the weights or into the prompt?"),
-            ("demo", "05", "fine-tune or RAG on the same facts"),
-            ("lab", "05", ""),
+            *lesson_block("05"),
             ("discussion", 15, f"The {_GUIDE} against the participants' own use cases"),
         ],
     },
@@ -238,24 +254,14 @@ AGENDAS = {
             ("discussion", 10, "Welcome, the question, the pre-flight check on every laptop"),
             ("demo", "00", "the course world and what the model has and has not read"),
             ("lab", "00", ""),
-            teach("01", "Next-token prediction, sampling, perplexity"),
-            ("demo", "01", "next-token distributions, perplexity of seen and unseen text, a mini-pretraining run"),
-            ("lab", "01", ""),
+            *lesson_block("01"),
             ("break", 15, "Break"),
-            teach("02", "Fine-tuning for a format: LoRA, QLoRA, full fine-tuning, constrained decoding"),
-            ("demo", "02", "prompting vs constrained decoding vs LoRA vs QLoRA vs full fine-tuning"),
-            ("lab", "02", ""),
+            *lesson_block("02"),
             ("break", 60, "Lunch"),
-            teach("03", "Continued pretraining on a dialect; forgetting"),
-            ("demo", "03", "LoRA vs similar documents in the context; forgetting across ranks"),
-            ("lab", "03", ""),
-            teach("04", "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader"),
-            ("demo", "04", "a RAG pipeline from chunking to end-to-end exact match"),
-            ("lab", "04", ""),
+            *lesson_block("03"),
+            *lesson_block("04"),
             ("break", 15, "Break"),
-            teach("05", "New facts: into the weights or into the prompt?"),
-            ("demo", "05", "fine-tune or RAG on the same facts"),
-            ("lab", "05", ""),
+            *lesson_block("05"),
             ("discussion", 20, f"The {_GUIDE} against the participants' own use cases"),
         ],
     },
@@ -455,19 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the README's run times, the agendas and the teaching notes.")
     parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from what the files say")
     args = parser.parse_args(argv)
+    from ftrag.files import sync_generated
+
     root = repo_root()
-    stale = []
-    for path, text in pages(root).items():
-        current = path.read_text() if path.is_file() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(path.relative_to(root).as_posix())
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            print(f"wrote {path.relative_to(root).as_posix()}")
-    if stale:
+    stale = sync_generated(pages(root), root, check=args.check)
+    if args.check and stale:
         print(f"out of date: {', '.join(stale)}; run `python -m ftrag.workshop`")
         return 1
     if args.check:

@@ -103,8 +103,8 @@ def test_instructor_readme_links_everything():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
         if not target.startswith("http"):
             assert (ROOT / "instructor" / target).resolve().exists(), f"broken link: {target}"
+    headings = {h.lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
     for anchor in re.findall(r"\]\(#([^)]+)\)", text):
-        headings = {h.lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
         assert anchor in headings, f"no section for #{anchor}"
     for needed in ("python -m ftrag.preflight", "python -m ftrag.slides", "python -m ftrag.guide --html",
                    "pip download", "--no-index", "agenda_taster_90min.md", "agenda_half_day.md",
