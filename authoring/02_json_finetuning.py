@@ -95,6 +95,7 @@ pd.DataFrame({name: jt.score([text], [targets[0]]) for name, text in examples.it
 # context with room for the answer (JSON costs many tokens to a tokenizer that never saw it).
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 results, outputs = {}, {}
 outputs["zero-shot"] = jt.json_outputs(model, tokenizer, notices)
 outputs["one-shot"] = jt.json_outputs(model, tokenizer, notices, shots=train_rows[:1])
@@ -105,6 +106,7 @@ print(jt.few_shot_prompt(notices[0], train_rows[:1])[-300:])
 jt.results_table(results).round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 claim(model, results["zero-shot"]["parse"] <= 0.05,
       f"zero-shot parse rate {results['zero-shot']['parse']:.3f} <= 0.05: the format is not in the model")
 
@@ -120,6 +122,7 @@ claim(model, results["zero-shot"]["parse"] <= 0.05,
 # (outlines and lm-format-enforcer do the same job; transformers-cfg takes a hand-written grammar.)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 constraint = jt.JsonConstraint(tokenizer, schema)
 outputs["constrained"] = jt.constrained_outputs(model, tokenizer, notices, constraint)
 results["constrained"] = jt.score(outputs["constrained"], targets)
@@ -212,6 +215,7 @@ print(brief(live["LoRA"]))
 # (same code, more steps); here it is scored on the test notices.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 def trained_lora(name, steps=ADAPTER_STEPS):
     """The shipped adapter for the course model; for another model, train one here."""
     base = load_model(MODEL_NAME, device=get_device() if not is_course_model(model) else "cpu")[0]
@@ -234,6 +238,7 @@ print(outputs["LoRA"][0])
 print({k: round(v, 3) for k, v in results["LoRA"]["per_field"].items()})
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 r = results["LoRA"]
 claim(model, r["parse"] >= 0.98 and r["schema_valid"] >= 0.95 and r["field_em"] >= 0.90,
       f"LoRA: parse {r['parse']:.3f} >= 0.98, schema-valid {r['schema_valid']:.3f} >= 0.95, "
@@ -291,6 +296,16 @@ assert reached == 0 and reached_fixed == n
 # %% [markdown]
 # Now a short QLoRA run the right way (`ft.qlora_model`: 4-bit base, prepared for training, LoRA and token rows,
 # non-reentrant checkpointing), then the shipped QLoRA adapter scored on the test notices with its 4-bit base.
+#
+# **The same numbers on every CPU.** bitsandbytes 0.50 quantizes on the CPU in blocks of 64 consecutive weights of
+# the flattened matrix, but the AVX-512 branch of its C++ CPU kernel dequantizes in blocks counted along each row.
+# The two agree only when a row holds a multiple of 64 weights; this model's MLP down-projection has 688 inputs,
+# and on an AVX-512 CPU its weights came back 37% off (NF4's own rounding error is 9%). A QLoRA adapter trained
+# there scored field EM 0.996 on that CPU and 0.931 on an AVX2 laptop. `load_model(..., load_in_4bit=True)`
+# therefore dequantizes with bitsandbytes' own PyTorch code on the CPU, which reads the blocks as the quantizer
+# wrote them on every CPU, and the shipped adapter was retrained that way (its card,
+# `data/models/json-qlora/README.md`, lists the CPUs its scores were reproduced on; on a GPU, bitsandbytes' CUDA
+# kernels are used as they are).
 
 # %%
 qlora, _ = ft.qlora_model(MODEL_NAME, RANK, device="cpu", token_ids=rows_to_train, reinit_tokens=True, seed=SEED)
@@ -301,6 +316,7 @@ print(brief(live["QLoRA"]))
 assert sum(live["QLoRA"].losses[-5:]) / 5 < live["QLoRA"].losses[0] - 2, "the QLoRA loss must fall"
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 if QLORA_ADAPTER and is_course_model(model):
     qadapted, qrecord = ft.load_adapter(load_model(MODEL_NAME, device="cpu", load_in_4bit=True)[0],
                                            QLORA_ADAPTER)
@@ -396,6 +412,7 @@ else:
 # ## 9. Results
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 table = jt.results_table(results)
 records = {"LoRA": (lora_share, record), "QLoRA": (qlora_share, qrecord) if "QLoRA" in results else None}
 for name, entry in records.items():
@@ -405,6 +422,7 @@ for name, entry in records.items():
 table.round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 pd.DataFrame({name: r["per_field"] for name, r in results.items()}).T.round(3)
 
 # %%
@@ -434,7 +452,8 @@ save_results("02_json_finetuning", {
 # - prompting alone does not produce the format: the model has never seen it, and one example does not teach it;
 # - a grammar gives perfect syntax and wrong fields: constraints can enforce a format, not the behaviour behind it;
 # - LoRA on under 5% of the parameters, plus the rows of the tokens the model never produced, learns the format
-#   *and* the task; QLoRA, with the base in 4 bits, gets within a few points of it;
+#   *and* the task; QLoRA, with the base in 4 bits, lands within the claim's 0.05 field EM of it, and here ahead
+#   of it (one run each, with different step counts: the table's "training min" column), on every CPU tried;
 # - a short live run of LoRA, QLoRA and full fine-tuning shows the loss falling in each.
 #
 # A format is behaviour, not knowledge: almost everything the answer needs is in the notice. That is the

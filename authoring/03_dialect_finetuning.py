@@ -107,6 +107,7 @@ print("most surprising tokens:", ", ".join(f"{t!r} {v:.1f}" for v, t in worst))
 # - **World A reading-comprehension exact match** on 100 `rc_test.jsonl` questions with their passage.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 start = time.perf_counter()
 base_scores = dialect.forgetting_scores(model, tokenizer, n_test=N_TEST)
 score_seconds = time.perf_counter() - start
@@ -235,6 +236,7 @@ claim(model, lora_rag_memos < best_rag[0],
 # measure it here: full fine-tuning with the same memos, steps and learning rate as the LoRA run above.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 full_model, _ = load_model(MODEL_NAME, device="cpu")
 full_model, full_run = dialect.train_on_memos(full_model, tokenizer, method="full", lr=LR, steps=STEPS,
                                               batch_size=BATCH, seed=SEED)
@@ -245,6 +247,7 @@ live = pd.DataFrame([{"model": "base", "trained": 0, **base_scores},
 live.round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 claim(model, full_scores["world_a_ppl"] > lora_scores["world_a_ppl"],
       f"full fine-tuning raises World A perplexity more than LoRA r 4 does (same memos, steps and lr: "
       f"{full_scores['world_a_ppl']:.2f} vs {lora_scores['world_a_ppl']:.2f}, base {base_scores['world_a_ppl']:.2f})")
@@ -321,6 +324,7 @@ rows.assign(lr=rows["lr"].map(lambda v: f"{v:g}"), trained=rows["trainable"] / r
 # scored like the others, then given the retrieved memos as well: fine-tuning and retrieval together.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 if is_course_model(model):
     long_model, record = load_adapter(load_model(MODEL_NAME, device="cpu")[0], ADAPTER)
     print(f"{ADAPTER}: {record['command']}")
@@ -357,6 +361,7 @@ if record.get("valid_closing_em"):
 # phrase: the top memo closes with the test memo's phrase for the share printed in section 3.
 
 # %%
+# NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
 closing_memos = test_memos[:N_CLOSING]
 rag_context = retrieved_contexts(closing_memos, 4) if N_CLOSING > N_RAG else contexts["BM25 top 4"][:N_CLOSING]
 scored = {"base": dialect.closing_em(model, tokenizer, closing_memos),
@@ -383,6 +388,7 @@ for name, chosen in picks.items():
           f"priority {np.mean([p[1] == t[1] for p, t in pairs]):4.0%}")
 
 # %%
+# NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
 rag_closing = closing["base + BM25 top 4"]
 claim(model, closing["long run"] > max(closing["base"], rag_closing),
       f"the fine-tuned model's closing-line exact match ({closing['long run']:.2f}) exceeds the base model's "
@@ -403,6 +409,7 @@ claim(model, closing["long run"] > max(closing["base"], rag_closing),
 # long run).
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 results = pd.DataFrame([
     {"method": "base", "dialect ppl": base_scores["dialect_ppl"], "World A ppl": base_scores["world_a_ppl"],
      "World A RC EM": base_scores["rc_em"], "closing EM": closing["base"], "training": "-"},

@@ -304,6 +304,7 @@ query_table.round(3)
 # top 5 of the dense retriever, the weakest first stage, on a fixed sample of questions.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 sub_questions = [questions[i] for i in subset]
 sub_gold = [gold_docs[i] for i in subset]
 start = time.perf_counter()
@@ -334,6 +335,7 @@ print(f"--- {n_kept} passages kept, {len(tokenizer(prompt)['input_ids'])} tokens
 # - **oracle passage**: the gold document itself (the reader's ceiling: what RAG reaches if retrieval is perfect).
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 by_id = {d["doc_id"]: d["text"] for d in docs}
 kinds = np.array([q["kind"] for q in qa])
 
@@ -358,6 +360,7 @@ pipelines["RAG: BM25, top 1 document"] = em_by_kind(rag_answers)
 pd.DataFrame(pipelines).T[["lexical", "paraphrased", "all"]].round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 e2e, closed, oracle = (pipelines[k]["all"] for k in ("RAG: BM25, top 1 document", "closed-book", "oracle passage"))
 print(f"{len(questions)} questions answered by RAG in {rag_seconds:.1f} s")
 claim(model, e2e >= 0.80 and e2e >= closed + 0.6,
@@ -379,6 +382,7 @@ for i in wrong:
 # chunks hold the answer?) rises with k; what does exact match do?
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 sentence_chunks = chunkings["sentences ≤48"]
 sent_hybrid = retrieval.HybridRetriever([retrieval.DenseRetriever(sentence_chunks, embedder),
                                          retrieval.BM25Retriever(sentence_chunks)])
@@ -393,6 +397,7 @@ dilution = pd.DataFrame(dilution).set_index("k")
 dilution.round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 ax = dilution.plot(marker="o", figsize=(6, 3.2), title="more passages: more recall, worse reading")
 ax.set(xlabel="passages in the prompt (k)", ylim=(0, 1.05))
 plt.tight_layout()
@@ -405,6 +410,7 @@ claim(model, dilution.loc[8, "exact match"] < dilution.loc[1, "exact match"],
 # similar, and wrong), the gold placed first, second or last (next to the question).
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 distractor_ids = bm25.search(sub_questions, 6)[0]
 position = {}
 for slot in range(3):
@@ -460,6 +466,7 @@ assert answer_new == "March 2, 2026" and used[0] == new_doc["text"], "the new do
 # One table, built from the runs above.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 results = pd.DataFrame({
     "retriever": ["dense", "bm25", "hybrid", "dense + rerank (sample)", "BM25 pipeline", "oracle passage",
                   "closed-book"],

@@ -114,6 +114,7 @@ for option, score in sorted(zip(options, scores, strict=True), key=lambda x: -x[
 # The closed-book baseline: the course model on the evaluation questions, with nothing but the question.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 live = {"closed-book": inject.closed_book_scores(model, tokenizer, facts.eval_qa, facts_rows)}
 shown = ["em_lexical", "em_paraphrased", "em", "mc"]
 pd.DataFrame(live).T[shown].round(3)
@@ -125,6 +126,7 @@ pd.DataFrame(live).T[shown].round(3)
 # one good passage best). Multiple choice can use the passage too.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 start = time.perf_counter()
 rag_passages = inject.rag_passages(facts, facts.eval_qa)
 rag_scores = inject.reading_em(model, tokenizer, facts.eval_qa, rag_passages)
@@ -229,6 +231,7 @@ claim(model, gain_mc >= 0.10, f"k = 10 beats k = 1 by {gain_mc:.3f} in multiple-
 # the same facts, reworded.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 memorised, _ = load_model(MODEL_NAME, device="cpu")
 lexical = [r for r in facts.eval_qa if r["kind"] == "lexical"]
 example = inject.memorise_examples(tokenizer, lexical[:1])[0]
@@ -243,6 +246,7 @@ print(f"live: trained wording EM {mem['em_lexical']:.3f}, reworded EM {mem['em_p
       f"{recorded['em_lexical']:.3f}, {recorded['em_paraphrased']:.3f}")
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 if is_course_model(model):
     assert all(abs(mem[k] - recorded[k]) <= TOLERANCE for k in ("em_lexical", "em_paraphrased", "mc")), \
         f"the live run should land within {TOLERANCE} of the recorded row"
@@ -264,6 +268,7 @@ claim(model, mem["em_lexical"] >= 0.80 and mem["em_paraphrased"] <= mem["em_lexi
 # trained words) trains on the new document's ten renderings, the continued-pretraining way.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 target = inject.change_target(facts)
 questions = [r["question"] for r in target["questions"]]
 new_doc = inject.changed_document(target["doc"], target["old"], target["new"])
@@ -331,6 +336,7 @@ both.round(3)
 # run live; the RAFT reader is the sweep's.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 plain = inject.reader_scores(model, tokenizer, facts, facts.eval_qa)
 small_model, small_tokenizer = load_model(WEAK_READER, device="cpu")
 weak = inject.reader_scores(small_model, small_tokenizer, facts, facts.eval_qa)
@@ -345,6 +351,7 @@ plt.show()
 readers.round(3)
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 if is_course_model(model):
     assert all(abs(plain[k] - rows["plain reader"][k]) <= TOLERANCE for k in plain), \
         "the live plain reader should agree with the sweep's"
@@ -371,6 +378,7 @@ claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
 # comprehension (gold passage alone), the course model's own skills. The base model is measured live.
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 200-300 greedy answers may move by two answers on another CPU
 base_world_a = world_a_scores(model, tokenizer)
 forgetting = pd.DataFrame({name: {"World A ppl": rows[name]["world_a_ppl"], "World A RC EM": rows[name]["rc_em"]}
                            for name in ["closed-book", *inject.ARMS]}).T

@@ -7,6 +7,7 @@ Every lesson goes through these few functions, so the course model (``course-lm`
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import os
 import re
@@ -29,19 +30,43 @@ COURSE_MODELS = {
     "course-lm": ("models", "course-lm"),  # the reader every lesson uses
     "course-lm-small": ("models", "course-lm-small"),  # a weaker reader, to show that RAG needs a capable model
 }
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # "org/name", as the Hugging Face Hub spells ids
+# "org/name", as the Hugging Face Hub spells ids, or a bare "name" for its oldest models ("gpt2", "distilgpt2")
+_HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
 
 
 class ModelUnavailableError(RuntimeError):
     """A model could not be loaded (hub unreachable, missing files); the message says what to do instead."""
 
 
+class ModelNotFoundError(ModelUnavailableError, FileNotFoundError):
+    """A model name that reads as a local path names no folder (caught as either base class)."""
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Loading
 
 
+def _why_a_path(name: str) -> str | None:
+    """Why a name that is no existing file or folder still reads as a local path, not a hub id (None: it does not)."""
+    start = next((p for p in ("../", "..\\", "./", ".\\", "~", "/", "\\", ".") if name.startswith(p)), None)
+    if start:  # no hub id starts so
+        return f"it starts with {start!r}"
+    if os.path.isabs(name):
+        return "it is an absolute path"
+    parts = Path(name).parts
+    if len(parts) > 2:
+        return "a hub id has at most one '/'"
+    if len(parts) == 2 and Path(parts[0]).exists():  # "runs/my-model" under an existing runs/: not saved yet
+        return f"{parts[0]}{os.sep} exists here"
+    return None
+
+
 def _resolve(name: str) -> tuple[str, bool]:
-    """Map a model name to (what from_pretrained gets, whether it is a hub id)."""
+    """Map a model name to (what from_pretrained gets, whether it is a hub id).
+
+    An existing folder is local. "org/name" is both a relative path and a hub id: it goes to the hub unless it
+    exists, or reads as a path (starts with ./ ../ / or ~, has more folders, or its first folder exists).
+    """
     if name in COURSE_MODELS:
         try:
             return str(data_path(*COURSE_MODELS[name])), False
@@ -55,7 +80,19 @@ def _resolve(name: str) -> tuple[str, bool]:
         if not (path / "config.json").is_file():
             raise ValueError(f"{str(path)!r} is a folder but holds no config.json, so it is not a saved model")
         return str(path.resolve()), False
-    if _HUB_ID.match(name) and not path.exists():
+    if path.exists():
+        raise ValueError(f"{name!r} is a file; a saved model is the folder holding its config.json: pass that folder")
+    why = _why_a_path(name)
+    if why:
+        raise ModelNotFoundError(
+            f"no model folder at {name} ({os.path.abspath(path)}); it is read as a local path because {why}. "
+            f"Check the path (a relative one starts from {Path.cwd()}), save a model there with save_pretrained(), "
+            f"or load one that works offline: {' or '.join(map(repr, COURSE_MODELS))}."
+        )
+    close = difflib.get_close_matches(name, COURSE_MODELS, n=1, cutoff=0.8)
+    if close:  # "course_lm" would otherwise go to the hub and come back as a confusing "not found there"
+        raise ValueError(f"unknown model {name!r}; did you mean {close[0]!r}?")
+    if _HUB_ID.match(name):
         return name, True
     raise ValueError(
         f"unknown model {name!r}; choose one of: {', '.join(COURSE_MODELS)}, a local folder saved with "
@@ -83,6 +120,21 @@ def _hub_error(name: str, why: str) -> ModelUnavailableError:
     )
 
 
+def _not_cached(exc: BaseException) -> bool:
+    """Whether a ``local_files_only`` load failed only because files are missing from the Hugging Face cache."""
+    from huggingface_hub.errors import EntryNotFoundError  # its LocalEntryNotFoundError: "not in the disk cache"
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:  # transformers re-raises it as an OSError, chained
+        if isinstance(cause, EntryNotFoundError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    # Part of the repo cached (an interrupted download): transformers raises a bare OSError naming the missing file.
+    return type(exc) is OSError and "does not appear to have a file named" in str(exc)
+
+
 def _from_pretrained(name: str, source: str, is_hub: bool, kwargs: dict):
     """Tokenizer and model; for a hub id, the local cache first, then the hub (with a clear error if offline)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -95,8 +147,12 @@ def _from_pretrained(name: str, source: str, is_hub: bool, kwargs: dict):
         return load()
     try:
         return load(local_files_only=True)  # cached: no network needed
-    except Exception:  # not cached, or cached incompletely: try the hub below
-        pass
+    except Exception as exc:  # not cached, or cached incompletely: try the hub below
+        if not _not_cached(exc):  # the cached copy is there but does not load: a real error, shown as it is
+            if hasattr(exc, "add_note"):  # Python 3.11+
+                exc.add_note(f"(while loading {name!r} from the local Hugging Face cache; if that copy is broken or "
+                             f"incomplete, delete it with `hf cache rm model/{source}` and load it again online)")
+            raise
     why = _hub_offline()
     if why:
         raise _hub_error(name, why)
@@ -145,22 +201,81 @@ def load_model(name: str | None = None, *, device: str | None = None, dtype: tor
 
 
 def _plain_cpu_4bit_inference(model) -> None:
-    """Keep bitsandbytes' CPU inference on its general 4-bit path for layers its fast path cannot repack.
+    """Keep bitsandbytes' CPU 4-bit layers on one path, the same arithmetic on every CPU and in training.
 
-    On a CPU with AVX-512 bf16, bitsandbytes 0.50 repacks a 4-bit layer's weights on its first forward pass without
-    gradients, which needs the output size to be a multiple of 32 and the input size a multiple of the 64-weight
-    quantization block; the course model's MLP (688 wide) is neither, so generation would stop with "N must be
-    divisible by block_n" or a reshape error. Those layers use the general path instead (the same numbers,
-    dequantized per matmul).
+    On a CPU with AVX-512 bf16, bitsandbytes 0.50 repacks a 4-bit layer on its first forward pass without gradients
+    and from then on multiplies in bf16 with bf16 scales (a fused kernel); other CPUs, and training on any CPU,
+    dequantize the weights and multiply in fp32. The general path everywhere keeps evaluation equal to what
+    training computed. (The repack would also fail on the course model's 688-wide MLP: "N must be divisible by
+    block_n".)
     """
+    _portable_cpu_dequantize()
     for module in model.modules():
-        if getattr(module, "support_avx512bf16_for_cpu", False) and (module.out_features % 32
-                                                                     or module.in_features % 64):
+        if hasattr(module, "support_avx512bf16_for_cpu"):
             module.support_avx512bf16_for_cpu = False
+
+
+def _flat_dequantize_4bit(A, absmax, blocksize, quant_type, shape, dtype):
+    import ctypes
+
+    from bitsandbytes.backends.default.ops import _dequantize_4bit_compute
+    from bitsandbytes.backends.utils import _get_4bit_code
+    from bitsandbytes.cextension import lib
+    from bitsandbytes.functional import get_ptr
+
+    if A.dtype != torch.uint8:
+        A = A.view(torch.uint8)
+    native = getattr(lib, f"cdequantize_blockwise_cpu_{quant_type}_fp32", None)
+    if (len(shape) == 2 and shape[-1] % blocksize == 0 and dtype == torch.float32 and native is not None
+            and absmax.dtype == torch.float32):
+        # Rows that hold whole blocks: every branch of the C++ kernel reads them as the quantizer wrote them (the
+        # same numbers, bit for bit, as the PyTorch code below), five times faster.
+        out = torch.empty(tuple(shape), dtype=dtype)
+        native(get_ptr(A), get_ptr(absmax), get_ptr(out), ctypes.c_longlong(blocksize), ctypes.c_longlong(shape[0]),
+               ctypes.c_longlong(shape[1]))
+        return out
+    return _dequantize_4bit_compute(A.reshape(-1), absmax, _get_4bit_code(quant_type, A.device), blocksize, shape,
+                                    dtype)
+
+
+_PORTABLE_DEQUANTIZE = False
+
+
+def _portable_cpu_dequantize() -> None:
+    """Dequantize 4-bit weights on the CPU with bitsandbytes' PyTorch code, the same on every CPU.
+
+    bitsandbytes 0.50 quantizes on the CPU in blocks of 64 consecutive weights of the flattened matrix, and its C++
+    CPU kernel dequantizes them back: its scalar branch (AVX2 and other CPUs) in the same flat blocks, its AVX-512
+    branch in blocks counted along each row. The two agree only when a row's length is a multiple of 64; the course
+    model's MLP down-projection has 688 inputs, and on an AVX-512 CPU its dequantized weights were off by 37% (the
+    NF4 rounding itself is 9%): a model trained there and scored elsewhere gave field EM 0.996 here and 0.931 on
+    an AVX2 CPU. bitsandbytes' own PyTorch implementation (the one it falls back to for odd shapes) reads the flat
+    blocks, like the quantizer, on every CPU; it serves the matrices whose rows are not a whole number of blocks,
+    and the C++ kernel the others (there all its branches agree).
+    """
+    global _PORTABLE_DEQUANTIZE
+    if _PORTABLE_DEQUANTIZE:
+        return
+    import warnings
+
+    with warnings.catch_warnings():  # torch says that a kernel is replaced: that is the point
+        warnings.filterwarnings("ignore", message="Warning only once for all operators")
+        torch.library.register_kernel("bitsandbytes::dequantize_4bit", "cpu", _flat_dequantize_4bit)
+    _PORTABLE_DEQUANTIZE = True
 
 
 def _device_of(model) -> torch.device:
     return next(model.parameters()).device
+
+
+def _context_of(model) -> int | None:
+    """How many positions the model has (its config's max_position_embeddings or n_positions); None if unsaid."""
+    config = getattr(model, "config", None)
+    for key in ("max_position_embeddings", "n_positions"):
+        n = getattr(config, key, None)
+        if isinstance(n, int) and n > 0:
+            return n
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -220,6 +335,16 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
     prompts = list(prompts)
     if not prompts:
         return []
+    context = _context_of(model)
+    if context:  # past its positions a model fails (learned positions) or silently writes nonsense (RoPE)
+        lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]
+        i = max(range(len(prompts)), key=lengths.__getitem__)
+        if lengths[i] + max_new_tokens > context:
+            raise ValueError(
+                f"prompt {i} has {lengths[i]} tokens, and with max_new_tokens={max_new_tokens} that makes "
+                f"{lengths[i] + max_new_tokens}, more than the model's context of {context} tokens: shorten the "
+                f"prompt (fewer or shorter passages) or ask for fewer new tokens "
+                f"(at most {max(context - lengths[i], 0)} with this prompt)")
     eos = tokenizer.eos_token_id
     stop_ids = [i for i in [eos] if i is not None] + (_newline_token_ids(tokenizer) if stop_at_newline else [])
     # Say every sampling knob explicitly, so a hub model's own generation_config (often sampling) cannot leak in.

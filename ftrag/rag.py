@@ -23,13 +23,21 @@ KINDS = ("lexical", "paraphrased")
 # Measuring retrieval
 
 
+def _chunk_at(chunks: Sequence[Chunk], i) -> Chunk:
+    """``chunks[i]``, refusing a negative index: faiss's -1 ("not found") must not read as the last chunk."""
+    i = int(i)
+    if not 0 <= i < len(chunks):
+        hint = (": faiss returns -1 where an approximate index found fewer than k neighbours; raise its search "
+                "effort (set_search_effort) or use the exact 'flat' index") if i == -1 else ""
+        raise ValueError(f"chunk index {i} is out of range for {len(chunks)} chunks{hint}")
+    return chunks[i]
+
+
 def doc_ranking(chunk_ids: Sequence[int], chunks: Sequence[Chunk]) -> list[str]:
     """The documents of ranked chunks, best first, each once (where its best chunk ranked)."""
     seen: dict[str, None] = {}
     for i in chunk_ids:
-        if not 0 <= int(i) < len(chunks):
-            raise ValueError(f"chunk index {int(i)} is out of range for {len(chunks)} chunks")
-        seen.setdefault(chunks[int(i)].doc_id, None)
+        seen.setdefault(_chunk_at(chunks, i).doc_id, None)
     return list(seen)
 
 
@@ -139,7 +147,7 @@ def rerank(model, tokenizer, questions: Sequence[str], ids: np.ndarray, chunks: 
                          f"{len(questions)} questions")
     _check_k(top, ids.shape[1])
     candidates = ids[:, :top]
-    pairs = [(q, chunks[int(i)].text) for q, row in zip(questions, candidates, strict=True) for i in row]
+    pairs = [(q, _chunk_at(chunks, i).text) for q, row in zip(questions, candidates, strict=True) for i in row]
     scores = np.asarray(pair_log_likelihoods(model, tokenizer, pairs)).reshape(len(questions), top)
     order = np.argsort(-scores, axis=1, kind="stable")  # ties keep the first stage's order
     return np.take_along_axis(candidates, order, axis=1).astype(np.int64)
@@ -195,7 +203,7 @@ def retrieve_passages(retriever, questions: Sequence[str], k: int, *, reranker: 
     else:
         _check_k(k, depth)
         ids = rerank(*reranker, questions, retriever.search(questions, depth)[0], retriever.chunks, top=depth)
-    return [[retriever.chunks[int(i)].text for i in row[:k]] for row in ids]
+    return [[_chunk_at(retriever.chunks, i).text for i in row[:k]] for row in ids]
 
 
 def answer_with_passages(model, tokenizer, questions: Sequence[str], passages_list: Sequence[Sequence[str]], *,

@@ -14,9 +14,19 @@ from pathlib import Path
 
 from ftrag.paths import repo_root
 
+RESULTS_ENV = "FTRAG_RESULTS"  # where save_results writes instead of results/ (the tests set a temporary folder)
+
 
 def results_dir() -> Path:
+    """The committed results, ``results/``: what the decision guide and later lessons read."""
     return repo_root() / "results"
+
+
+def output_dir() -> Path:
+    """Where ``save_results`` writes: ``$FTRAG_RESULTS`` when set (the tests set it, so that running the suite
+    changes nothing in the repository), else ``results/``."""
+    override = os.environ.get(RESULTS_ENV, "").strip()
+    return Path(override).expanduser() if override else results_dir()
 
 
 def _clean(value, name: str):
@@ -37,7 +47,7 @@ def _clean(value, name: str):
 
 
 def save_results(lesson: str, values: dict, model=None) -> None:
-    """Write ``values`` (numbers rounded to 4 places) to ``results/<lesson>.json`` and say so.
+    """Write ``values`` (numbers rounded to 4 places) to ``results/<lesson>.json`` (or ``$FTRAG_RESULTS``) and say so.
 
     With ``model`` given and not the course model, nothing is written. Returns nothing, so a notebook cell that ends
     with this call shows only the printed line.
@@ -51,12 +61,13 @@ def save_results(lesson: str, values: dict, model=None) -> None:
     if model is not None and not is_course_model(model):
         print(f"results/{lesson}.json not written: these numbers come from another model than the course model")
         return
-    path = results_dir() / f"{lesson}.json"
+    path = output_dir() / f"{lesson}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")  # then renamed: a test reading the file never sees half of it
     tmp.write_text(json.dumps(_clean(values, lesson), indent=1, sort_keys=True) + "\n")
     os.replace(tmp, path)
-    print(f"wrote {path.relative_to(repo_root()).as_posix()} ({len(values)} values)")
+    shown = path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path
+    print(f"wrote {shown.as_posix()} ({len(values)} values)")
 
 
 def load_results(lesson: str) -> dict:

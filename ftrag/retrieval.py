@@ -192,14 +192,40 @@ def set_search_effort(index, effort: int) -> None:
 
 
 def search_index(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest vectors of each query: (ids, scores), each (Q, k), best first."""
+    """The ``k`` nearest vectors of each query: (ids, scores), each (Q, k), best first.
+
+    Every id is a real vector's: if an approximate index reaches fewer than ``k`` vectors (IVF clusters that hold
+    too few, an HNSW search cut short), this raises and says which search effort to raise, instead of returning
+    faiss's -1 placeholders, which would read as "the last chunk" and silently lower recall.
+    """
     queries = _as_matrix(queries, "queries")
     _check_k(k, index.ntotal)
     if queries.shape[1] != index.d:
         raise ValueError(f"queries have dimension {queries.shape[1]} but the index holds {index.d}-dim vectors; "
                          "embed them with the same model")
     scores, ids = index.search(queries, k)
+    if (ids < 0).any():
+        raise ValueError(_too_few_found(index, ids, k))
     return ids.astype(np.int64), scores
+
+
+def _too_few_found(index, ids: np.ndarray, k: int) -> str:
+    """What to do when faiss padded a result with -1: it reached fewer than ``k`` vectors for some query."""
+    import faiss
+
+    found = (ids >= 0).sum(axis=1)
+    q = int(found.argmin())
+    head = f"the index found only {found[q]} of the k={k} nearest vectors for query {q}"
+    if isinstance(index, faiss.IndexIVF):
+        more = min(2 * index.nprobe, index.nlist)
+        return (f"{head}: the {index.nprobe} of its {index.nlist} clusters it searched (nprobe) hold fewer than {k} "
+                f"vectors. Search more clusters: set_search_effort(index, {more}) (nprobe={index.nlist} searches "
+                f"all of them), ask for a smaller k, or use the exact 'flat' index")
+    if isinstance(index, faiss.IndexHNSW):
+        more = 2 * max(index.hnsw.efSearch, k)  # faiss searches with max(efSearch, k) already
+        return (f"{head}: the HNSW search (efSearch={index.hnsw.efSearch}) stopped early. Raise its effort: "
+                f"set_search_effort(index, {more}), ask for a smaller k, or use the exact 'flat' index")
+    return f"{head}; ask for a smaller k or use the exact 'flat' index"
 
 
 def save_index(index, path: str | Path) -> Path:
@@ -321,10 +347,17 @@ class BM25Retriever:
         if self.query_fn:
             queries = [self.query_fn(q) for q in queries]
         tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
-        # A query of only unknown words scores every chunk 0: keep one known token so bm25s accepts it.
-        tokens = [[t for t in q if t in self.vocab] or [next(iter(self.bm25.vocab_dict))] for q in tokens]
-        ids, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, n_threads=1)
-        return ids.astype(np.int64), scores.astype(np.float32)
+        tokens = [[t for t in q if t in self.vocab] for q in tokens]
+        # A query with no word of the vocabulary (all unknown, or all stop words) scores every chunk 0, a k-way tie:
+        # its row is the first k chunks in index order, each scoring 0 (bm25s would break the tie arbitrarily).
+        ids = np.tile(np.arange(k, dtype=np.int64), (len(queries), 1))
+        scores = np.zeros((len(queries), k), dtype=np.float32)
+        known = [i for i, q in enumerate(tokens) if q]
+        if known:
+            found, found_scores = self.bm25.retrieve([tokens[i] for i in known], k=k, show_progress=False,
+                                                     n_threads=1)
+            ids[known], scores[known] = found, found_scores
+        return ids, scores
 
     def add(self, new_chunks: Sequence[Chunk]) -> None:
         """Index more chunks (BM25's statistics span the whole corpus, so the index is rebuilt: milliseconds)."""

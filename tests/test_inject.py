@@ -107,31 +107,29 @@ def test_a_changed_fact(facts):
         inject.changed_document(target["doc"], "$0", "$1")
 
 
-def test_the_sweep_file_has_every_arm_and_metric():
-    """Lesson 05 reads results/05_injection.json: every arm, every metric, the command, seed and fact set."""
+def test_the_sweep_file_was_made_by_this_code():
+    """Lesson 05 reads results/05_injection.json (45 min to remake): its fact set and arms must be what the code
+    makes today, so that a change to ftrag.inject that would need a rerun of the sweep fails here."""
     record = json.loads((repo_root() / "results" / "05_injection.json").read_text())
-    assert record["command"].startswith("python -m ftrag.inject") and record["budget"]["seed"] == 0
-    assert record["fact_set"]["eval_docs"] == [d["doc_id"] for d in inject.fact_set(seed=0).eval_docs]
-    rows = record["rows"]
-    assert set(inject.ARMS) | {"closed-book", "plain reader", "weaker reader"} <= set(rows)
+    facts = inject.fact_set(seed=record["budget"]["seed"])
+    assert record["fact_set"]["eval_docs"] == [d["doc_id"] for d in facts.eval_docs]
+    assert set(inject.ARMS) <= set(record["rows"]), "an arm of ftrag.inject is missing: rerun the sweep"
     for name in ["closed-book", *inject.ARMS]:
-        missing = [m for m in METRICS if m not in rows[name]]
-        assert not missing, f"{name} lacks {missing}"
-        assert all(0 <= rows[name][m] <= 1 for m in METRICS[:9] if m != "world_a_ppl")
-    for name in ("plain reader", "weaker reader"):
-        assert {"gold_0", "gold_2", "gold_4", "rag"} <= set(rows[name])
-    assert {"reader_gold_0", "reader_gold_2", "reader_gold_4", "reader_rag"} <= set(rows["RAFT reader"])
-    update = rows["mixed, k=10"]["update"]
-    assert update["update_tokens"] > 0 and len(update["after"]) == len(update["questions"]) > 0
+        missing = [m for m in METRICS if m not in record["rows"][name]]
+        assert not missing, f"{name} lacks {missing}: rerun the sweep"
 
 
 def test_results_files_round_and_refuse_bad_values(tmp_path, monkeypatch):
     import ftrag.results as results
 
-    monkeypatch.setattr(results, "results_dir", lambda: tmp_path)
-    monkeypatch.setattr(results, "repo_root", lambda: tmp_path.parent)
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))  # where the tests' lessons write (conftest sets one)
+    monkeypatch.setattr(results, "results_dir", lambda: tmp_path / "committed")
     save_results("99_test", {"a": 0.123456789, "b": [1, 2.5], "c": {"d": "x"}})
     assert json.loads((tmp_path / "99_test.json").read_text()) == {"a": 0.1235, "b": [1, 2.5], "c": {"d": "x"}}
+    assert not (tmp_path / "committed").exists()  # the committed results are not touched
+    monkeypatch.delenv(results.RESULTS_ENV)
+    save_results("99_test", {"a": 1})
+    assert json.loads((tmp_path / "committed" / "99_test.json").read_text()) == {"a": 1}
     with pytest.raises(ValueError, match="finite"):
         save_results("99_test", {"a": float("nan")})
     with pytest.raises(ValueError, match="non-empty"):

@@ -56,6 +56,7 @@ def test_lab_is_generated_from_its_solution(solution):
     assert lab_path.exists() and lab_path.read_text() == text, f"{_rel(lab_path)} is stale: run python -m ftrag.labs"
 
 
+@pytest.mark.slow  # executes each lab
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
 def test_every_check_rejects_the_untouched_lab(solution):
     """Run the lab as a learner who fills in nothing: every check cell must fail with its own message."""

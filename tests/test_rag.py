@@ -19,6 +19,7 @@ from ftrag.rag import (
     rerank,
     retrieval_metrics,
     retrieval_table,
+    retrieve_passages,
 )
 from ftrag.retrieval import (
     BM25Retriever,
@@ -33,6 +34,7 @@ from ftrag.retrieval import (
     reciprocal_rank_fusion,
     save_index,
     search_index,
+    set_search_effort,
     split_sentences,
     strip_question_words,
 )
@@ -143,13 +145,32 @@ def test_index_errors(tmp_path):
         load_index(tmp_path / "missing.faiss")
 
 
-@pytest.mark.slow
-def test_embedder_loads_offline_and_dense_retrieval_works(docs, qa):
-    import os
+def test_an_approximate_search_that_reaches_too_few_vectors_says_what_to_do():
+    vectors = _unit(40, dim=8)
+    index = build_index(vectors, "ivf", nlist=16, nprobe=1)  # 2-3 vectors a cluster: one cluster holds < 10
+    with pytest.raises(ValueError, match=r"found only \d of the k=10 .*set_search_effort\(index, 2\).*'flat'"):
+        search_index(index, vectors[:5], 10)  # faiss pads the result with -1, which would read as the last chunk
+    set_search_effort(index, 16)  # every cluster: the search is exhaustive and finds k real vectors
+    ids, _ = search_index(index, vectors[:5], 10)
+    assert (ids >= 0).all() and ids[:, 0].tolist() == list(range(5))
+    with pytest.raises(ValueError, match="k=41 is larger than the 40 chunks in the index; ask for at most 40"):
+        search_index(index, vectors[:5], 41)
 
+
+def test_rag_helpers_never_read_minus_one_as_the_last_chunk():
+    chunks = [Chunk(f"d{i}#0", f"d{i}", "", "", f"text {i}", 0, 1) for i in range(3)]
+    with pytest.raises(ValueError, match="index -1 is out of range for 3 chunks: faiss .*search effort"):
+        retrieve_passages(_Fixed(chunks, [0, -1]), ["q"], 2)
+    with pytest.raises(ValueError, match="index -1 is out of range"):
+        doc_ranking([0, -1], chunks)
+    assert retrieve_passages(_Fixed(chunks, [2, 0]), ["q"], 2) == [["text 2", "text 0"]]
+
+
+@pytest.mark.slow
+def test_embedder_loads_offline_and_dense_retrieval_works(docs, qa, monkeypatch):
     from ftrag.retrieval import DenseRetriever, embed, embed_queries, load_embedder
 
-    assert os.environ.get("HF_HUB_OFFLINE") == "1", "the tests must run with the hub offline"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the shipped embedder loads with the hub unreachable
     embedder = load_embedder("cpu")
     texts = ["The Hindrette Team sits on floor 3.", "Which floor is the Hindrette Team on?", "Tom likes tea."]
     vectors = embed(embedder, texts)
@@ -189,6 +210,16 @@ def test_bm25_finds_the_document_named_in_the_question(docs, qa):
     with pytest.raises(ValueError, match="larger than the"):
         bm25.search(["x"], len(chunks) + 1)
     assert bm25.search(["zzzz qqqq"], 2)[0].shape == (1, 2), "a query of unknown words still returns k chunks"
+
+
+def test_bm25_query_with_no_known_word_scores_every_chunk_zero(docs):
+    bm25 = BM25Retriever(chunk_documents(docs))
+    named = "Who leads the Hindrette Team?"
+    ids, scores = bm25.search(["zzzz qqqq", named, "What is the?"], 3)  # unknown words; stop words only
+    assert ids[[0, 2]].tolist() == [[0, 1, 2]] * 2 and (scores[[0, 2]] == 0).all(), "a tie: index order, score 0"
+    alone_ids, alone_scores = bm25.search([named], 3)
+    assert ids[1].tolist() == alone_ids[0].tolist() and np.allclose(scores[1], alone_scores[0])
+    assert scores[1, 0] > 0 and ids.dtype == np.int64 and scores.dtype == np.float32
 
 
 def test_rrf_on_a_hand_example():
@@ -232,6 +263,7 @@ def test_query_processing():
 # Metrics, checked against an independent implementation (ranx) on a real run
 
 
+@pytest.mark.slow  # ranx compiles its metrics with numba on first use: about 30 s
 def test_metrics_agree_with_ranx_on_a_real_run(docs, qa, tokenizer):
     from ranx import Qrels, Run, evaluate
 
