@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import math
 import os
 import re
@@ -225,9 +226,7 @@ def _flat_dequantize_4bit(A, absmax, blocksize, quant_type, shape, dtype):
                                     dtype)
 
 
-_PORTABLE_DEQUANTIZE = False
-
-
+@functools.cache  # once per process
 def _portable_cpu_dequantize() -> None:
     """Dequantize 4-bit weights on the CPU with bitsandbytes' PyTorch code, the same on every CPU.
 
@@ -240,15 +239,11 @@ def _portable_cpu_dequantize() -> None:
     blocks, like the quantizer, for every matrix: one implementation, the same on every CPU by construction. It
     costs about 0.2 ms more per layer and call than the C++ kernel.
     """
-    global _PORTABLE_DEQUANTIZE
-    if _PORTABLE_DEQUANTIZE:
-        return
     import warnings
 
     with warnings.catch_warnings():  # torch says that a kernel is replaced: that is the point
         warnings.filterwarnings("ignore", message="Warning only once for all operators")
         torch.library.register_kernel("bitsandbytes::dequantize_4bit", "cpu", _flat_dequantize_4bit)
-    _PORTABLE_DEQUANTIZE = True
 
 
 def _device_of(model) -> torch.device:

@@ -1,9 +1,10 @@
 """What nbval compares exactly, and the measured floats it compares by value (installed by the root conftest.py).
 
-Text, integers (counts, token ids, shapes, step numbers) and every character around a number must equal the
-committed output. A number printed with a decimal point is a measurement, and measurements move from one CPU to
-another (AVX2 vs AVX-512 vs arm64, thread counts, BLAS builds): a sum in another order changes the last bits of a
-float, a trained model drifts a little further, and a greedy answer can flip. So a float is compared by value:
+Text and integers (counts, token ids, shapes, step numbers) must equal the committed output, character for
+character except runs of spaces (below). A number printed with a decimal point is a measurement, and measurements
+move from one CPU to another (AVX2 vs AVX-512 vs arm64, thread counts, BLAS builds): a sum in another order
+changes the last bits of a float, a trained model drifts a little further, and a greedy answer can flip. So a
+float is compared by value:
 
 - by default it may differ by 0.1% of its value (a perplexity or a loss in its fourth significant digit), or by
   one unit of its last printed digit (a value that rounds to the other side of a boundary: 11.396 vs 11.397);
@@ -36,10 +37,8 @@ class Tolerance:
 
     def allows(self, ref_text: str, test_text: str) -> bool:
         ref, test = (float(t.replace(",", "")) for t in (ref_text, test_text))
-        mantissa = ref_text.replace(",", "").lower().split("e")[0]
-        decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-        exponent = int(ref_text.lower().split("e")[1]) if "e" in ref_text.lower() else 0
-        last_digit = 10.0 ** (exponent - decimals)  # one unit of the last printed digit
+        mantissa, _, exponent = ref_text.replace(",", "").lower().partition("e")
+        last_digit = 10.0 ** (int(exponent or 0) - len(mantissa.partition(".")[2]))  # one unit of its last digit
         slack = max(self.absolute, self.relative * abs(ref), last_digit) * (1 + 1e-9)
         return abs(test - ref) <= slack
 
