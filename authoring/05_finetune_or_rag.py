@@ -391,30 +391,38 @@ forgetting.round(3)
 
 # %% [markdown]
 # **Adding one new fact.** With RAG: chunk the new document, add it to BM25 and to a dense index (embedding it
-# with all-MiniLM-L6-v2), measured here. With fine-tuning: the sweep's update of section 6 (one changed document,
-# its ten renderings, 10 steps), and, for scale, the arm's whole training divided by the facts it holds.
+# with all-MiniLM-L6-v2), measured here. With fine-tuning: the update of section 6 (one changed document, its ten
+# renderings, 10 steps), timed on this machine for the claim; the sweep's update of the k = 10 arm; and, for scale,
+# that arm's whole training divided by the facts it holds.
 
 # %%
 embedder = load_embedder()
 bm25, dense = BM25Retriever(chunk_documents(facts.docs)), DenseRetriever(chunk_documents(facts.docs), embedder)
-start = time.perf_counter()
-new_chunks = chunk_documents([new_doc | {"doc_id": "product-new"}])
-bm25.add(new_chunks)
-dense.add(new_chunks)
-add_seconds = time.perf_counter() - start
+add_times = []
+for copy in range(3):  # the fastest of three additions: a pause of the machine is not the method's cost
+    start = time.perf_counter()
+    new_chunks = chunk_documents([new_doc | {"doc_id": f"product-new-{copy}"}])
+    bm25.add(new_chunks)
+    dense.add(new_chunks)
+    add_times.append(time.perf_counter() - start)
+add_seconds = min(add_times)
 embed_tokens = len(embedder.tokenizer(new_doc["text"])["input_ids"])
 k10 = rows["mixed, k=10"]
 cost = pd.DataFrame({
     "RAG: index one document": {"seconds": add_seconds, "tokens processed": embed_tokens},
-    "fine-tuning: train on one changed document": {"seconds": recorded_update["update_seconds"],
-                                                   "tokens processed": recorded_update["update_tokens"]},
+    "fine-tuning: the memorised model on one changed document (section 6)": {
+        "seconds": update["update_seconds"], "tokens processed": update["update_tokens"]},
+    "fine-tuning: the k = 10 arm on one changed document (the sweep)": {
+        "seconds": recorded_update["update_seconds"], "tokens processed": recorded_update["update_tokens"]},
     "fine-tuning: the k = 10 arm, per fact": {"seconds": k10["train_seconds"] / n_facts,
                                               "tokens processed": k10["tokens"] / n_facts},
 }).T
-ratio = recorded_update["update_seconds"] / add_seconds
-print(f"indexing one document took {1000 * add_seconds:.0f} ms; fine-tuning on it took "
-      f"{recorded_update['update_seconds']:.1f} s on the sweep's machine")
-claim(model, ratio >= 10 and recorded_update["update_tokens"] >= 10 * embed_tokens,
+# Both times are measured here, on this machine (section 6's update and this indexing), so their ratio does not
+# depend on how fast the machine is; the sweep's update time was measured on another machine.
+ratio = update["update_seconds"] / add_seconds
+print(f"indexing one document took {1000 * add_seconds:.0f} ms; fine-tuning the memorised model on it took "
+      f"{update['update_seconds']:.1f} s (section 6, on this machine)")
+claim(model, ratio >= 10 and update["update_tokens"] >= 10 * embed_tokens,
       "adding a fact costs far less with RAG: at least 10x less time and 10x fewer tokens processed")
 cost[["tokens processed"]].round(0)
 

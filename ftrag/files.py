@@ -47,6 +47,34 @@ def read_examples(path: str | Path, *parts: str, limit: int = 0) -> list[str]:
     return examples[:limit] if limit else examples
 
 
+XZ_PRESET = 6  # what the committed .xz files were compressed with
+
+
+def write_text(path: str | Path, text: str, *, xz_preset: int = XZ_PRESET) -> None:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends, xz-compressed when ``path`` ends in ``.xz``.
+
+    The xz stream has no timestamp, so the same text gives the same bytes with the same liblzma and preset; a lower
+    ``xz_preset`` is faster and gives other bytes for the same text (``content_sha256`` compares the text).
+    """
+    path = Path(path)
+    opener = lzma.open(path, "wt", preset=xz_preset, encoding="utf-8", newline="\n") if path.suffix == ".xz" \
+        else open(path, "w", encoding="utf-8", newline="\n")
+    with opener as f:
+        f.write(text)
+
+
+def content_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's content: of the decompressed bytes for ``.xz``, else of the file."""
+    path = Path(path)
+    if path.suffix != ".xz":
+        return sha256(path)
+    digest = hashlib.sha256()
+    with lzma.open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()

@@ -6,7 +6,7 @@ from collections import Counter
 import jsonschema
 import pytest
 
-from ftrag.files import read_examples, read_jsonl
+from ftrag.files import content_sha256, read_examples, read_jsonl, sha256, write_text
 from ftrag.paths import data_dir, data_path
 from ftrag.world import dialect, manifest, separation, world_a, world_b
 
@@ -22,11 +22,22 @@ def test_manifest_matches_every_file():
     assert manifest.problems(DATA) == [], "run `python -m ftrag.world --manifest-only` after a deliberate change"
 
 
-@pytest.mark.slow  # regenerates and compresses the whole world: about a minute
+@pytest.mark.slow  # regenerates the whole world and tokenizes it for the data card: about a minute
 def test_regeneration_reproduces_every_checksum():
     from ftrag.world.__main__ import check
 
     assert check(DATA) == []
+
+
+def test_xz_files_are_compared_by_their_text(tmp_path):
+    text = "The same text.\n\n" * 500
+    write_text(tmp_path / "fast.txt.xz", text, xz_preset=0)
+    write_text(tmp_path / "small.txt.xz", text)
+    write_text(tmp_path / "other.txt.xz", text + "One more line.\n")
+    assert sha256(tmp_path / "fast.txt.xz") != sha256(tmp_path / "small.txt.xz")  # other bytes ...
+    assert content_sha256(tmp_path / "fast.txt.xz") == content_sha256(tmp_path / "small.txt.xz")  # ... same text
+    assert content_sha256(tmp_path / "other.txt.xz") != content_sha256(tmp_path / "small.txt.xz")
+    assert read_examples(tmp_path / "fast.txt.xz") == ["The same text."] * 500
 
 
 def test_pretraining_corpus_has_no_json_characters(pretraining_text):

@@ -16,10 +16,10 @@ collocations that are predictable only once learned, and a closing line fixed by
 
 from __future__ import annotations
 
-import lzma
 import random
 from pathlib import Path
 
+from ftrag.files import XZ_PRESET, write_text
 from ftrag.world import world_b
 
 SEED = 303
@@ -180,8 +180,11 @@ def glossary() -> str:
     return "\n".join(md)
 
 
-def generate(out_dir: Path, seed: int = SEED) -> dict:
-    """Write ``dialect/{train.txt.xz,valid.txt,test.txt,glossary.md}``; return counts and sizes per split."""
+def generate(out_dir: Path, seed: int = SEED, xz_preset: int = XZ_PRESET) -> dict:
+    """Write ``dialect/{train.txt.xz,valid.txt,test.txt,glossary.md}``; return counts and sizes per split.
+
+    ``xz_preset`` compresses the training split (a lower one is faster; the text is the same, the bytes are not).
+    """
     world = world_b.build_world()
     out = Path(out_dir) / "dialect"
     out.mkdir(parents=True, exist_ok=True)
@@ -196,12 +199,7 @@ def generate(out_dir: Path, seed: int = SEED) -> dict:
                 seen.add(doc)
                 docs.append(doc)
         text = "\n\n".join(docs) + "\n"
-        if split == "train":
-            # Fixed mtime-free xz stream: the same text always gives the same bytes.
-            with lzma.open(out / "train.txt.xz", "wt", encoding="utf-8", newline="\n", preset=6) as f:
-                f.write(text)
-        else:
-            (out / f"{split}.txt").write_text(text, encoding="utf-8", newline="\n")
+        write_text(out / ("train.txt.xz" if split == "train" else f"{split}.txt"), text, xz_preset=xz_preset)
         stats[split] = {"rows": len(docs), "characters": len(text), "approx_tokens": len(text) // 4}
     (out / "glossary.md").write_text(glossary(), encoding="utf-8", newline="\n")
     return stats

@@ -13,11 +13,11 @@ most sentences) so that distractor passages about other people can be told apart
 from __future__ import annotations
 
 import json
-import lzma
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftrag.files import XZ_PRESET, write_text
 from ftrag.world import records
 from ftrag.world import vocab_a as V
 from ftrag.world.vocab_a import entity_names
@@ -387,15 +387,12 @@ def rc_test_rows(rng: random.Random, w: World, names: list) -> list[dict]:
     return rows
 
 
-def _write_text(path: Path, examples: list[str]) -> dict:
+def _write_text(path: Path, examples: list[str], xz_preset: int = XZ_PRESET) -> dict:
     text = "\n\n".join(examples) + "\n"
     bad = FORBIDDEN_CHARS & set(text)
     if bad or any("\n\n" in x for x in examples):
         raise ValueError(f"World A text in {path.name} breaks the format: {bad or 'blank line in an example'}")
-    opener = lzma.open(path, "wt", preset=6, encoding="utf-8", newline="\n") if path.suffix == ".xz" else \
-        open(path, "w", encoding="utf-8", newline="\n")
-    with opener as fh:
-        fh.write(text)
+    write_text(path, text, xz_preset=xz_preset)
     return {"examples": len(examples), "characters": len(text), "approx_tokens": len(text) // 4}
 
 
@@ -407,8 +404,11 @@ def _write_jsonl(path: Path, rows: list[dict]) -> dict:
     return {"examples": len(rows), "characters": len(text), "approx_tokens": len(text) // 4}
 
 
-def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0) -> dict:
-    """Write World A into out_dir/world_a (byte-identical for the same seed and scale); return size stats."""
+def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0, xz_preset: int = XZ_PRESET) -> dict:
+    """Write World A into out_dir/world_a (byte-identical for the same seed and scale); return size stats.
+
+    ``xz_preset`` compresses the two phases (a lower one is faster; the text is the same, the bytes are not).
+    """
     if scale <= 0:
         raise ValueError(f"scale must be > 0 (1.0 is the full corpus), got {scale}")
     out = Path(out_dir) / "world_a"
@@ -444,7 +444,7 @@ def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0) -> dict:
     phase2 = {long_rc: 26, record: 38, short_rc: 12, short_record: 5, closed_book: 8, plain: 7, story: 4}
     for name, mix, chars in (("phase1.txt.xz", phase1, PHASE1_CHARS), ("phase2.txt.xz", phase2, PHASE2_CHARS)):
         rng = random.Random(f"world-a-{name}-{seed}")
-        stats[name] = _write_text(out / name, _corpus(rng, w, mix, int(chars * scale)))
+        stats[name] = _write_text(out / name, _corpus(rng, w, mix, int(chars * scale)), xz_preset)
     return stats
 
 
