@@ -1,7 +1,9 @@
-"""Colab badges and the Colab install cell, all derived from the two constants below.
+"""Colab badges and the Colab install cell, derived from ``colab/release.toml``: ``python -m ftrag.colab``.
 
-The course's GitHub home and release are defined here and nowhere else. After changing them, run
-``python -m ftrag.colab`` to rewrite every notebook's badge and install cell (``--check`` only reports).
+The course's GitHub home and the release learners open are in ``colab/release.toml`` and nowhere else. The tool
+reads that file; ``--repo`` and ``--ref`` write it and rewrite every notebook's badge and install cell (``--check``
+only reports). The install cell clones the release and runs ``colab/install.py``, which installs the course with
+``colab/constraints.txt`` (the pinned versions) and leaves Colab's torch alone.
 """
 
 from __future__ import annotations
@@ -11,8 +13,34 @@ import re
 import sys
 from pathlib import Path
 
-REPO = "ftrag-course/fine-tune-or-rag"  # OWNER/REPO on GitHub
-REF = "v0.1.0"  # the git tag (or branch) that Colab users open and install: pin a release, not a moving branch
+RELEASE_FILE = ("colab", "release.toml")  # inside the course repository
+
+
+def _release_path() -> Path:
+    from ftrag.paths import repo_root
+
+    return repo_root().joinpath(*RELEASE_FILE)
+
+
+def release(path: Path | None = None) -> tuple[str, str]:
+    """``(OWNER/REPO, ref)`` from the release file (``colab/release.toml`` of the course repository)."""
+    path = path or _release_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: write it with `python -m ftrag.colab --repo OWNER/REPO --ref TAG`")
+    config = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()  # two TOML lines, key = "value" (read by hand: Python 3.10 has no tomllib)
+        if not line:
+            continue
+        found = re.fullmatch(r'(\w+)\s*=\s*"([^"]*)"', line)
+        if not found:
+            raise ValueError(f'{path.name}, line {number}: expected key = "value", got {raw!r}')
+        config[found[1]] = found[2]
+    missing = [key for key in ("repo", "ref") if not config.get(key)]
+    if missing:
+        raise ValueError(f"{path.name} must set {' and '.join(missing)} (e.g. repo = \"OWNER/REPO\", ref = \"v0.1.0\")")
+    return config["repo"], config["ref"]
+
 
 NOTEBOOK_DIRS = ("notebooks", "labs", "solutions")
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -20,23 +48,35 @@ _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.researc
 INSTALL_MARKER = "# Colab only:"
 
 
-def badge(relpath: str, repo: str = REPO, ref: str = REF) -> str:
-    """The Markdown Colab badge for the notebook at ``relpath`` (relative to the repo root)."""
+def badge(relpath: str, repo: str | None = None, ref: str | None = None) -> str:
+    """The Markdown Colab badge for the notebook at ``relpath`` (relative to the repo root); default: the release."""
+    if repo is None or ref is None:
+        repo, ref = release()
     return f"[![Open In Colab]({BADGE_IMG})](https://colab.research.google.com/github/{repo}/blob/{ref}/{relpath})"
 
 
-def install_cell(repo: str = REPO, ref: str = REF) -> str:
+def install_cell(repo: str | None = None, ref: str | None = None) -> str:
     """Source of every notebook's first code cell: installs the course on Colab, does nothing elsewhere."""
+    if repo is None or ref is None:
+        repo, ref = release()
     home = f"/content/{repo.split('/')[1]}"
     return (
-        f"{INSTALL_MARKER} fetch the course (data, course model, helpers) at a pinned release.\n"
-        "# Torch is already on Colab and is not reinstalled. Locally this cell does nothing.\n"
+        f"{INSTALL_MARKER} fetch the course (data, course model, helpers) at a pinned release and install it\n"
+        "# with the versions the outputs were made with. Colab's torch is not reinstalled.\n"
+        "# Locally this cell does nothing.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
+        "    import os\n"
+        "\n"
         f'    repo, ref, home = "{repo}", "{ref}", "{home}"\n'
-        "    ![ -d {home} ] || git clone --quiet --depth 1 --branch {ref} https://github.com/{repo} {home}\n"
-        "    %pip install --quiet {home}"
+        "    if not os.path.isdir(home):\n"
+        "        !git clone --quiet --depth 1 --branch {ref} https://github.com/{repo} {home}\n"
+        "    if not os.path.isdir(home):\n"
+        '        raise RuntimeError(f"could not clone {repo} at {ref}: the repository or the tag does not "\n'
+        '                           "exist, or is not public yet. Open the notebook from the course\'s own "\n'
+        '                           "GitHub page, or see the README, \'Before the first release\'.")\n'
+        "    !{sys.executable} {home}/colab/install.py"
     )
 
 
@@ -45,8 +85,10 @@ def notebook_paths(root: Path) -> list[Path]:
     return sorted(p for d in NOTEBOOK_DIRS for p in (root / d).glob("*.ipynb"))
 
 
-def problems(nb: dict, relpath: str, repo: str = REPO, ref: str = REF) -> list[str]:
+def problems(nb: dict, relpath: str, repo: str | None = None, ref: str | None = None) -> list[str]:
     """What is wrong with a notebook's badge and install cell (empty when all is right)."""
+    if repo is None or ref is None:
+        repo, ref = release()
     cells = nb.get("cells", [])
     found: list[str] = []
     first_md = next((c for c in cells if c["cell_type"] == "markdown"), None)
@@ -58,8 +100,10 @@ def problems(nb: dict, relpath: str, repo: str = REPO, ref: str = REF) -> list[s
     return found
 
 
-def rewrite(nb: dict, relpath: str, repo: str = REPO, ref: str = REF) -> dict:
+def rewrite(nb: dict, relpath: str, repo: str | None = None, ref: str | None = None) -> dict:
     """Put the right badge into the first markdown cell and the install cell first among code cells."""
+    if repo is None or ref is None:
+        repo, ref = release()
     cells = nb["cells"]
     first_md = next(c for c in cells if c["cell_type"] == "markdown")
     text = "".join(first_md["source"])
@@ -76,13 +120,12 @@ def rewrite(nb: dict, relpath: str, repo: str = REPO, ref: str = REF) -> dict:
     return nb
 
 
-def _set_constants(repo: str, ref: str) -> None:
-    """Rewrite REPO and REF at the top of this file, the one place they live."""
-    path = Path(__file__)
-    text = path.read_text()
-    text = re.sub(r'^REPO = "[^"]*"', f'REPO = "{repo}"', text, count=1, flags=re.M)
-    text = re.sub(r'^REF = "[^"]*"', f'REF = "{ref}"', text, count=1, flags=re.M)
-    path.write_text(text)
+def save_release(repo: str, ref: str, path: Path | None = None) -> None:
+    """Write the release file (the only place the repository and the release are kept)."""
+    path = path or _release_path()
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    comments = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    path.write_text(f'{comments}repo = "{repo}"\nref = "{ref}"\n', encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,12 +134,15 @@ def main(argv: list[str] | None = None) -> int:
     from ftrag.paths import repo_root
 
     parser = argparse.ArgumentParser(description="Rewrite (or check) every notebook's Colab badge and install cell.")
-    parser.add_argument("--repo", default=REPO, help="OWNER/REPO on GitHub (saved in ftrag/colab.py)")
-    parser.add_argument("--ref", default=REF, help="git tag or branch Colab should use (saved in ftrag/colab.py)")
+    repo, ref = release()
+    parser.add_argument("--repo", default=repo, help="OWNER/REPO on GitHub (saved in colab/release.toml)")
+    parser.add_argument("--ref", default=ref, help="git tag or branch Colab should use (saved in colab/release.toml)")
     parser.add_argument("--check", action="store_true", help="only report notebooks whose badge or cell is wrong")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repo):
         parser.error(f"--repo must look like OWNER/REPO, got {args.repo!r}")
+    if not re.fullmatch(r"[\w./-]+", args.ref):
+        parser.error(f"--ref must be a git tag or branch name, got {args.ref!r}")
     root = repo_root()
     bad: list[str] = []
     for path in notebook_paths(root):
@@ -110,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         if nbformat.writes(nb) != before:
             nbformat.write(nb, path)
             print(f"rewrote {rel}")
-    if not args.check and (args.repo, args.ref) != (REPO, REF):
-        _set_constants(args.repo, args.ref)
-        print(f"saved REPO={args.repo!r} REF={args.ref!r} in ftrag/colab.py")
+    if not args.check and (args.repo, args.ref) != (repo, ref):
+        save_release(args.repo, args.ref)
+        print(f"saved repo = {args.repo!r}, ref = {args.ref!r} in colab/release.toml")
     for line in bad:
         print(line, file=sys.stderr)
     return 1 if bad else 0

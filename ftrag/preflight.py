@@ -21,6 +21,11 @@ MIN_FREE_MEMORY_GB = 3.0  # a lesson kernel peaks at about 1.6 GB; the browser a
 MIN_FREE_DISK_GB = 1.0  # the course writes adapters, indexes and results: tens of MB; pip caches want more
 INSTALL_FIX = ("run `python -m pip install -r requirements.txt` in the course folder "
                "(on Colab: the notebook's first cell)")
+TROUBLESHOOTING = "docs/troubleshooting.md"
+# The section of the troubleshooting page for each check's failure (GitHub's anchors of its headings).
+SECTIONS = {"python": "python-version", "packages": "installing", "memory": "memory-below-3-gb", "disk": "disk",
+            "device": "choosing-a-device", "data checksums": "data-checksums", "course model": "the-course-model",
+            "embedding model": "the-embedding-model", "crashed": "a-check-that-crashed"}
 
 
 @dataclass
@@ -31,10 +36,14 @@ class Check:
     ok: bool
     detail: str  # what was found
     fix: str = ""  # what to do, when it failed
+    section: str = ""  # the troubleshooting page's section about it
 
     def __str__(self) -> str:
         line = f"{'PASS' if self.ok else 'FAIL'}  {self.name:<16} {self.detail}"
-        return line if self.ok else f"{line}\n      fix: {self.fix}"
+        if self.ok:
+            return line
+        more = f"\n      more: {TROUBLESHOOTING}#{self.section}" if self.section else ""
+        return f"{line}\n      fix: {self.fix}{more}"
 
 
 @dataclass
@@ -174,12 +183,13 @@ def preflight(only: list[str] | None = None) -> Report:
     for name, fn in CHECKS.items():
         if only and name not in only:
             continue
+        section = SECTIONS[name]
         try:
             ok, detail, fix = fn()
         except Exception as exc:  # a check that crashes is a FAIL with its reason, and the next check still runs
             first = (str(exc).strip().splitlines() or [""])[0]
-            ok, detail, fix = False, f"{type(exc).__name__}: {first}", INSTALL_FIX
-        checks.append(Check(name, ok, detail, fix))
+            ok, detail, fix, section = False, f"{type(exc).__name__}: {first}", INSTALL_FIX, SECTIONS["crashed"]
+        checks.append(Check(name, ok, detail, fix, section))
     return Report(checks, time.perf_counter() - start)
 
 

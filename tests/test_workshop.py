@@ -159,6 +159,7 @@ def test_preflight_fails_clearly_on_a_corrupted_data_file(tmp_path):
     assert len(fails) == 1 and "data checksums" in fails[0] and "changed: knowledge/qa.jsonl" in fails[0], lines
     fix = lines[lines.index(fails[0]) + 1]
     assert fix.strip().startswith("fix:") and "git checkout -- data/" in fix
+    assert lines[lines.index(fails[0]) + 2].strip() == "more: docs/troubleshooting.md#data-checksums"
     assert sum(line.startswith("PASS") for line in lines) == len(preflight.CHECKS) - 1  # nothing else broke
     assert lines[-1].startswith(f"{len(preflight.CHECKS) - 1} PASS, 1 FAIL")
     assert not done.stderr.strip(), done.stderr  # one clear line, no traceback or library chatter
@@ -172,6 +173,20 @@ def test_a_crashing_check_is_a_fail_line_and_the_rest_still_run(monkeypatch):
     report = preflight.preflight(["python", "disk", "memory"])
     assert {c.name: c.ok for c in report.checks} == {"python": True, "disk": False, "memory": True}
     assert "RuntimeError: the disk is on fire" in str(report) and "fix:" in str(report)
+    assert "more: docs/troubleshooting.md#a-check-that-crashed" in str(report)
+
+
+def _github_anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_preflight_failure_links_a_section_that_exists():
+    page = (ROOT / preflight.TROUBLESHOOTING).read_text()
+    anchors = {_github_anchor(line[3:]) for line in page.splitlines() if line.startswith("## ")}
+    assert set(preflight.SECTIONS) == {*preflight.CHECKS, "crashed"}
+    missing = {name: a for name, a in preflight.SECTIONS.items() if a not in anchors}
+    assert not missing, f"no such heading in {preflight.TROUBLESHOOTING}: {missing} (headings: {sorted(anchors)})"
 
 
 # ----------------------------------------------------------------------------------------------------------
