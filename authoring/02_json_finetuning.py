@@ -35,7 +35,7 @@
 # the notebook then trains `ADAPTER_STEPS` steps itself (minutes on a GPU), and the claims are reported rather than
 # asserted.
 
-# %% tags=parameters
+# %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # every random draw starts from this seed
 LORA_ADAPTER = "json-lora"  # shipped adapter (data/models/); used only with the course model

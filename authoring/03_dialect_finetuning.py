@@ -31,7 +31,7 @@
 # real model; the long-run adapter of section 6 belongs to the course model, so on another model the live run of
 # section 4 stands in for it, and the claims are reported rather than asserted.
 
-# %% tags=parameters
+# %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # every random draw starts from this seed
 N_TEST = 200  # test memos for perplexity (the sweep's number)

@@ -34,7 +34,7 @@
 # `"Qwen/Qwen2.5-0.5B"`) to run every cell with a real model: retrieval does not change, reading does, and the
 # claims are then reported rather than asserted. The embedder is all-MiniLM-L6-v2 in both cases.
 
-# %% tags=parameters
+# %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # every random draw starts from this seed
 N_SUBSET = 200  # questions for the slower experiments (reranking, dilution, position); the headline uses all

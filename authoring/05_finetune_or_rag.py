@@ -39,7 +39,7 @@
 # trained on the course model by one command (section 4) and are read from `SWEEP_FILE`; to rerun them on a hub
 # model, run that command with `FTRAG_MODEL` set (see the end).
 
-# %% tags=parameters
+# %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # the fact set, the data order and the initialisations
 SWEEP_FILE = "results/05_injection.json"  # written by `python -m ftrag.inject` (section 4)

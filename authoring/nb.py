@@ -1,12 +1,13 @@
 """Build a notebook from its source script: ``python authoring/nb.py authoring/02_json_finetuning.py``.
 
-The lessons and solutions are written as plain Python files in the "percent" format that editors understand (VS
-Code, PyCharm, jupytext): a line ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose lines are
-comments (``# `` is removed), ``# %% tags=parameters`` tags a code cell, and ``# %% colab-install`` stands for the
-Colab install cell (``ftrag.colab.install_cell()``; the badge is set by ``ftrag.colab.rewrite``). The first line of
-the file, ``# notebook: notebooks/02_json_finetuning.ipynb``, names the notebook it builds; a lesson gets its
-slideshow metadata (``ftrag.slides``). The notebook is written
-without outputs; ``python -m ftrag.refresh PATH`` then executes it (the only way reference outputs are made).
+Every lesson and solution is written as a Python file in jupytext's "percent" format, which editors understand
+(VS Code, PyCharm, JupyterLab with jupytext): ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose
+lines are comments, ``# %% tags=["parameters"]`` tags a code cell, and ``# %% colab-install`` stands for the Colab
+install cell (``ftrag.colab.install_cell()``; the badge is set by ``ftrag.colab.rewrite``). jupytext reads the
+cells; this script adds what is the course's own: the first line of the file,
+``# notebook: notebooks/02_json_finetuning.ipynb``, names the notebook it builds; the install cell; stable cell ids;
+a lesson's slideshow metadata (``ftrag.slides``). The notebook is written without outputs;
+``python -m ftrag.refresh PATH`` then executes it (the only way reference outputs are made).
 
 Sources diff and review better than JSON, and they are the record of what a lesson was meant to say.
 """
@@ -16,49 +17,40 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 from ftrag import colab, slides
 
 ROOT = Path(__file__).resolve().parents[1]
+INSTALL = "colab-install"  # the title of the cell that stands for the Colab install cell
+# What jupytext records about the text's layout (blank lines between cells), not about the notebook.
+LAYOUT = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker")
 
 
 def cells_of(text: str) -> tuple[str, list]:
-    lines = text.split("\n")
-    if not lines[0].startswith("# notebook: "):
+    """``(target notebook, cells)`` of a source: jupytext's cells, the install cell put in, only tags kept."""
+    first, _, body = text.partition("\n")
+    if not first.startswith("# notebook: "):
         raise ValueError("the first line must be '# notebook: RELATIVE/PATH.ipynb'")
-    target = lines[0].removeprefix("# notebook: ").strip()
-    cells, kind, tags, body = [], None, [], []
-
-    def flush():
-        if kind is None:  # before the first cell, or after a generated one (its lines are ignored)
-            return
-        while body and not body[-1].strip():
-            body.pop()
-        while body and not body[0].strip():
-            body.pop(0)
-        if kind == "markdown":
-            source = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body)
-            cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            cell = nbformat.v4.new_code_cell("\n".join(body))
-            if tags:
-                cell.metadata["tags"] = tags
-            cells.append(cell)
-
-    for line in lines[1:]:
-        if line.startswith("# %%"):
-            flush()
-            rest = line[4:].strip()
-            kind = "markdown" if rest.startswith("[markdown]") else "code"
-            if rest == "colab-install":
-                cells.append(nbformat.v4.new_code_cell(colab.install_cell()))
-                kind = None
-            tags = rest.removeprefix("tags=").split(",") if rest.startswith("tags=") else []
-            body = []
-        else:
-            body.append(line)
-    flush()
+    target = first.removeprefix("# notebook: ").strip()
+    cells = []
+    for number, cell in enumerate(jupytext.reads(body, fmt="py:percent").cells):
+        meta = dict(cell.metadata)
+        if meta.pop("title", None) == INSTALL:
+            cells.append(nbformat.v4.new_code_cell(colab.install_cell()))
+            continue
+        tags = meta.pop("tags", [])
+        for key in LAYOUT:
+            meta.pop(key, None)
+        if meta or cell.metadata.get("title"):
+            raise ValueError(f"{target}, cell {number}: unknown cell marker {dict(cell.metadata)} (write "
+                             f"'# %% [markdown]', '# %% tags=[\"parameters\"]' or '# %% {INSTALL}')")
+        new = (nbformat.v4.new_markdown_cell if cell.cell_type == "markdown" else nbformat.v4.new_code_cell)(
+            cell.source)
+        if tags:
+            new.metadata["tags"] = tags
+        cells.append(new)
     return target, cells
 
 

@@ -6,7 +6,9 @@ run-time column, the workshop agendas and teaching notes: ``ftrag.workshop``).
 
 ``--device cuda`` times the notebooks on a GPU instead: it executes a copy of each (the committed outputs stay the
 CPU reference outputs) and records the time, the kernel's peak memory and the GPU's peak memory under the
-notebook's ``"gpu"`` key.
+notebook's ``"gpu"`` key. ``--threads 2`` times copies with two PyTorch threads, as a learner's 2-core laptop runs
+a notebook (the reference outputs are made with one thread, as the tests run them, two notebooks at once), and
+records them under ``"threads_2"``.
 """
 
 from __future__ import annotations
@@ -111,18 +113,21 @@ def execute(path: Path, gpu: bool = False) -> dict:
     return record
 
 
-def execute_on_gpu(path: Path) -> dict:
-    """Time a copy of ``path`` on the GPU (next to it, so relative paths resolve); the original is untouched."""
+def execute_copy(path: Path, gpu: bool = False) -> dict:
+    """Time a copy of ``path`` (next to it, so relative paths resolve); the original and ``results/`` are untouched.
+
+    For timings in another setting (a GPU, more threads) than the one that makes the reference outputs.
+    """
     import shutil
 
     from ftrag.paths import repo_root
 
-    copy = path.with_name(f".gpu-timing-{path.name}")
+    copy = path.with_name(f".timing-{path.name}")
     shutil.copyfile(path, copy)
-    # A lesson writes its headline numbers to results/; those stay the CPU run's (the decision guide reads them).
+    # A lesson writes its headline numbers to results/; those stay the reference run's (the decision guide reads them).
     saved = {p: p.read_bytes() for p in (repo_root() / "results").glob("*.json")}
     try:
-        return execute(copy, gpu=True)
+        return execute(copy, gpu=gpu)
     finally:
         copy.unlink(missing_ok=True)
         for p, data in saved.items():
@@ -138,8 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: all lessons and solutions)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="cpu: make the reference outputs (default); cuda: only time the notebooks on a GPU")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="1: make the reference outputs with one PyTorch thread, as the tests run them (default); "
+                             "N > 1: only time the notebooks with N threads, as a learner's N-core machine runs them")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.threads > 1 and args.device == "cuda":
+        parser.error("--threads times the CPU; with --device cuda every core is used already")
+    timing_only = args.device == "cuda" or args.threads > 1
     os.environ.update(TEST_ENV)
+    if args.threads > 1:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.device == "cuda":
         import torch
 
@@ -156,17 +171,22 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{rel} is a lab: labs are generated from solutions, not executed")
         print(f"executing {rel} ...", flush=True)
         old = stats.get(rel, {})
-        if args.device == "cuda":
-            run = execute_on_gpu(path)
-            stats[rel] = {**old, "gpu": run}
-        else:  # a CPU rerun keeps the notebook's last GPU timing
-            run = stats[rel] = {**execute(path), **({"gpu": old["gpu"]} if "gpu" in old else {})}
+        if timing_only:
+            key = "gpu" if args.device == "cuda" else f"threads_{args.threads}"
+            run = execute_copy(path, gpu=args.device == "cuda")
+            stats[rel] = {**old, key: run}
+        else:  # a CPU rerun keeps the notebook's last timings in other settings (GPU, more threads)
+            kept = {k: v for k, v in old.items() if k == "gpu" or k.startswith("threads_")}
+            run = stats[rel] = {**execute(path), **kept}
         print(f"  {run['seconds']:.0f} s, peak {run['peak_mb']} MB", flush=True)
     stats_path.parent.mkdir(exist_ok=True)
     stats_path.write_text(json.dumps(dict(sorted(stats.items())), indent=1) + "\n")
     if args.device == "cuda":
         return 0
     from ftrag import workshop
+
+    if timing_only:
+        return workshop.main([])
 
     return labs.main([]) or workshop.main([])
 

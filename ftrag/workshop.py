@@ -117,6 +117,14 @@ def minutes_label(minutes: float) -> str:
     return f"{minutes:.1f} min"
 
 
+def run_time_label(run: dict) -> str:
+    """The README's run time of one notebook: with both cores when measured (``--threads 2``), and with one thread."""
+    one = minutes_label(run["seconds"] / 60)
+    if "threads_2" not in run:
+        return f"{one} (1 thread)"
+    return f"{minutes_label(run['threads_2']['seconds'] / 60)} (1 thread: {one})"
+
+
 # ----------------------------------------------------------------------------------------------------------
 # README
 
@@ -131,7 +139,7 @@ def readme_text(text: str, stats: dict) -> str:
         rel = next((k for k in stats if k.startswith(f"notebooks/{lesson}_")), None)
         if rel is None:
             raise KeyError(f"docs/run_stats.json has no notebooks/{lesson}_*.ipynb: run `python -m ftrag.refresh`")
-        return f"{match.group(1)}{minutes_label(run_minutes(stats, rel))}{match.group(4)}"
+        return f"{match.group(1)}{run_time_label(stats[rel])}{match.group(4)}"
 
     return "\n".join(_README_ROW.sub(row, line) for line in text.split("\n"))
 
