@@ -1,6 +1,6 @@
 """Test set-up shared by unit tests and nbval: offline, CPU, no progress bars, portable comparisons, no writes.
 
-- Every notebook kernel inherits the environment set here (``TEST_ENV``, the one ``python -m ftrag.refresh`` uses).
+- Every notebook kernel inherits the environment set here (``ftrag.env.RUN_ENV``, as under ``python -m ftrag.refresh``).
 - A lesson's ``save_results`` writes into a temporary folder, not ``results/``: the suite changes nothing in the
   repository (``git status`` is clean after it), and no test depends on what another worker's notebook wrote.
 - nbval compares text and integers exactly and measured floats by value (``tests/nbval_tolerance.py``).
@@ -12,13 +12,13 @@ import os
 import shutil
 import tempfile
 
-from ftrag.refresh import TEST_ENV
+from ftrag.env import RUN_ENV
 from ftrag.results import RESULTS_ENV
 from tests import nbval_tolerance
 
 # Set before any kernel starts, so notebook kernels inherit it. FTRAG_TEST_THREADS=N runs every kernel with N
 # threads instead of one, to check that the outputs do not depend on the thread count.
-os.environ.update(TEST_ENV)
+os.environ.update(RUN_ENV)
 if os.environ.get("FTRAG_TEST_THREADS", "").strip():
     os.environ["OMP_NUM_THREADS"] = os.environ["FTRAG_TEST_THREADS"].strip()
 _results = tempfile.mkdtemp(prefix="ftrag-test-results-")  # one per xdist worker; tests/sanitize.cfg names it

@@ -11,6 +11,24 @@ DEVICE_ENV = "FTRAG_DEVICE"
 _KNOWN_DEVICES = ("cpu", "cuda", "mps")
 
 
+# What every notebook kernel sees when the reference outputs are made (python -m ftrag.refresh) and under the tests
+# (conftest.py): offline, on the CPU, one thread, no progress bars. A learner can set the same to reproduce them.
+RUN_ENV = {
+    "FTRAG_DEVICE": "cpu",  # reference outputs are CPU outputs
+    "HF_HUB_OFFLINE": "1",  # nothing is fetched from a hub ...
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TQDM_DISABLE": "1",  # ... and progress bars are switched off, not sanitized away
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "PYTHONHASHSEED": "0",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    # The tests run two notebooks at once (one per core); two threads each would oversubscribe the cores, which
+    # slows PyTorch several times over. References are made with the same setting, so outputs match exactly.
+    "OMP_NUM_THREADS": "1",
+}
+
+
 def seed_everything(seed: int) -> int:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a cell gives the same numbers when re-run."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

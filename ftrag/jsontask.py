@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 from ftrag.files import read_jsonl
 from ftrag.model import format_prompt, generate
-from ftrag.modelcard import JSON_QUESTION
 from ftrag.paths import data_path
 
+# The zero-shot JSON prompt: the notice as a passage, the request as a question (the model's own format).
+JSON_QUESTION = "What is this notice written as a JSON object?"
 IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
 
 

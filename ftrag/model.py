@@ -517,6 +517,14 @@ def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:
     return tokens, nll.tolist()
 
 
+def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:
+    """Reading-comprehension EM on the rows that have at least ``n`` distractors (and how many rows)."""
+    rows = [r for r in rows if len(r["passages"]) - 1 >= n]
+    preds = answer_questions(model, tok, [r["question"] for r in rows], [with_distractors(r, n) for r in rows],
+                             max_new_tokens=16)
+    return exact_match(preds, [r["answer"] for r in rows]), len(rows)
+
+
 def world_a_scores(model, tokenizer, *, n_heldout: int = 100, n_rc: int = 100) -> dict:
     """What a model still knows of World A (the forgetting check after fine-tuning).
 

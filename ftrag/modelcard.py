@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from ftrag.files import read_examples, read_jsonl
+from ftrag.jsontask import JSON_QUESTION
 from ftrag.model import (
     _resolve,
     answer_questions,
@@ -20,21 +21,11 @@ from ftrag.model import (
     generate,
     load_model,
     perplexity,
-    with_distractors,
+    rc_em,
 )
 
-# The zero-shot JSON prompt: the notice as a passage, the request as a question (the model's own format).
-JSON_QUESTION = "What is this notice written as a JSON object?"
 SAMPLE = {"rc": 120, "closed_book_b": 200, "json": 40, "heldout": 60}  # rows the test re-measures
 DISTRACTORS = (0, 1, 2, 4)
-
-
-def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:
-    """Reading-comprehension EM on the rows that have at least ``n`` distractors (and how many rows)."""
-    rows = [r for r in rows if len(r["passages"]) - 1 >= n]
-    preds = answer_questions(model, tok, [r["question"] for r in rows], [with_distractors(r, n) for r in rows],
-                             max_new_tokens=16)
-    return exact_match(preds, [r["answer"] for r in rows]), len(rows)
 
 
 def open_book_em(model, tok, qa_b: list[dict]) -> dict:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ftrag.files import read_examples, read_jsonl, sha256
+from ftrag.model import perplexity, rc_em
 from ftrag.paths import data_path, repo_root
 
 EOT = "<|endoftext|>"  # the one special token: BOS, EOS and padding
@@ -262,8 +263,6 @@ def load_probe_rows(path: Path, n: int) -> dict[int, list[dict]]:
 
 def probe_em(model, tokenizer, probe: dict[int, list[dict]]) -> dict:
     """Reading-comprehension EM with the gold passage alone (em_gold) and with 2 distractors (em_d2)."""
-    from ftrag.modelcard import rc_em  # the model card's measurement, on the probe's rows
-
     model.eval()
     result = {"em_gold" if nd == 0 else f"em_d{nd}": round(rc_em(model, tokenizer, rows, nd)[0], 4)
               for nd, rows in probe.items() if rows}
@@ -613,8 +612,6 @@ def _cpu() -> str:
 def _summary(cfg, state, model, tokenizer, n_params, probe_rows, command) -> dict:
     import tokenizers
     import transformers
-
-    from ftrag.model import perplexity
 
     tps = state.tokens / max(state.train_seconds, 1e-9)
     peaks = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}

@@ -21,21 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-# What every notebook kernel sees, under the tests and here alike (tests/conftest.py imports this).
-TEST_ENV = {
-    "FTRAG_DEVICE": "cpu",  # reference outputs are CPU outputs
-    "HF_HUB_OFFLINE": "1",  # nothing is fetched from a hub ...
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TQDM_DISABLE": "1",  # ... and progress bars are switched off, not sanitized away
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "PYTHONHASHSEED": "0",
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    # The tests run two notebooks at once (one per core); two threads each would oversubscribe the cores, which
-    # slows PyTorch several times over. References are made with the same setting, so outputs match exactly.
-    "OMP_NUM_THREADS": "1",
-}
+from ftrag.env import RUN_ENV
+
 CELL_TIMEOUT_S = 900
 
 
@@ -152,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 1 and args.device == "cuda":
         parser.error("--threads times the CPU; with --device cuda every core is used already")
     timing_only = args.device == "cuda" or args.threads > 1
-    os.environ.update(TEST_ENV)
+    os.environ.update(RUN_ENV)
     if args.threads > 1:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.device == "cuda":
