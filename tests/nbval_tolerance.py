@@ -74,9 +74,13 @@ def _kind(output: dict) -> tuple:
     return output.get("output_type"), output.get("name")
 
 
-def reconcile_outputs(ref: list, test: list, tolerance: Tolerance) -> list:
+def reconcile_outputs(ref: list, test: list, tolerance: Tolerance, sanitize=lambda s: s) -> list:
     """``test``'s outputs, each reconciled with the reference output of its kind at the same place among that kind
-    (the n-th stdout with the n-th stdout, ...: a warning on stderr on one machine does not shift the others)."""
+    (the n-th stdout with the n-th stdout, ...: a warning on stderr on one machine does not shift the others).
+
+    ``sanitize`` (nbval's, from tests/sanitize.cfg) is applied to both first, so that a table whose column holds a
+    time ("28 s" here, "112 s" on a slower machine: TIME in both) may still differ in its padding only."""
+    ref, test = _sanitized(ref, sanitize), _sanitized(test, sanitize)
     by_kind: dict[tuple, list] = {}
     for output in ref:
         by_kind.setdefault(_kind(output), []).append(output)
@@ -87,6 +91,19 @@ def reconcile_outputs(ref: list, test: list, tolerance: Tolerance) -> list:
         n = seen[kind] = seen.get(kind, -1) + 1
         refs = by_kind.get(kind, [])
         out.append(_reconcile_output(refs[n], output, tolerance) if n < len(refs) else output)
+    return out
+
+
+def _sanitized(outputs: list, sanitize) -> list:
+    out = []
+    for output in outputs:
+        new = dict(output)
+        if isinstance(new.get("text"), str):
+            new["text"] = sanitize(new["text"])
+        if isinstance(new.get("data"), dict):
+            new["data"] = {k: sanitize(v) if isinstance(v, str) and not k.startswith("image/") else v
+                           for k, v in new["data"].items()}
+        out.append(from_dict(new))
     return out
 
 
@@ -113,7 +130,7 @@ def install() -> None:
 
     def compare_outputs(self, test, ref, skip_compare=None):
         tolerance = tolerance_of(self.cell.source)
-        return exact(self, reconcile_outputs(ref, test, tolerance), ref, skip_compare)
+        return exact(self, reconcile_outputs(ref, test, tolerance, self.sanitize), ref, skip_compare)
 
     compare_outputs._ftrag_tolerant = True
     IPyNbCell.compare_outputs = compare_outputs
