@@ -54,7 +54,7 @@ def option_log_likelihoods(model, tokenizer, prompts: Sequence[str], options: Se
     The end is the tokenizer's EOS: in the course's reading-comprehension text an answer is the last thing in its
     example, so a prefix of a longer option ("June" for "June 5, 2025") does not score as a full answer.
     """
-    from ftrag.model import _rows_nll
+    from ftrag.model import rows_nll
 
     if isinstance(prompts, str) or len(prompts) != len(options):
         raise ValueError(f"give one list of options per prompt: {len(prompts)} prompts, {len(options)} option lists")
@@ -70,7 +70,7 @@ def option_log_likelihoods(model, tokenizer, prompts: Sequence[str], options: Se
             starts.append(len(prefix))
         shape.append(len(opts))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end[0]
-    nll = _rows_nll(model, rows, starts, pad_id, batch_size)
+    nll = rows_nll(model, rows, starts, pad_id, batch_size)
     out, i = [], 0
     for n in shape:
         out.append([-v for v in nll[i:i + n]])

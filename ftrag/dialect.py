@@ -39,7 +39,7 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     import torch
     import torch.nn.functional as F
 
-    from ftrag.model import _device_of
+    from ftrag.model import device_of
 
     if isinstance(heads, str) or not heads:
         raise ValueError("heads must be a non-empty list of memo heads (split_memos gives them)")
@@ -52,7 +52,7 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
     width = max(len(e) for e in endings)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
-    device = _device_of(model)
+    device = device_of(model)
     ending_ids = torch.full((len(endings), width), pad_id, dtype=torch.long)
     ending_mask = torch.zeros((len(endings), width), dtype=torch.long)
     for j, e in enumerate(endings):

@@ -62,7 +62,7 @@ def _why_a_path(name: str) -> str | None:
     return None
 
 
-def _resolve(name: str) -> tuple[str, bool]:
+def resolve_model(name: str) -> tuple[str, bool]:
     """Map a model name to (what from_pretrained gets, whether it is a hub id).
 
     An existing folder is local. "org/name" is both a relative path and a hub id: it goes to the hub unless it
@@ -169,7 +169,7 @@ def load_model(name: str | None = None, *, device: str | None = None, dtype: tor
                load_in_4bit: bool = False):
     """Load ``(model, tokenizer)``: ``course-lm`` (default, or ``$FTRAG_MODEL``), a local folder or a hub id."""
     name = name or os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
-    source, is_hub = _resolve(name)
+    source, is_hub = resolve_model(name)
     device = get_device(device)
     kwargs: dict = {"dtype": dtype or torch.float32}
     if load_in_4bit:
@@ -246,7 +246,8 @@ def _portable_cpu_dequantize() -> None:
         torch.library.register_kernel("bitsandbytes::dequantize_4bit", "cpu", _flat_dequantize_4bit)
 
 
-def _device_of(model) -> torch.device:
+def device_of(model) -> torch.device:
+    """The device a model's (first) parameters are on."""
     return next(model.parameters()).device
 
 
@@ -334,7 +335,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
     sampling = dict(do_sample=True, temperature=temperature, top_k=top_k or 0, top_p=top_p or 1.0) if do_sample \
         else dict(do_sample=False, temperature=None, top_k=None, top_p=None)
     old_side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    device = _device_of(model)
+    device = device_of(model)
     # Longest prompts first, so a batch holds prompts of similar length and little padding.
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
     outputs: list[str] = [""] * len(prompts)
@@ -426,7 +427,7 @@ def encode_for_lm(tokenizer, text: str, *, add_eos: bool = True, max_length: int
 @torch.no_grad()
 def _nll_rows(model, rows: list[list[int]], pad_id: int) -> list[torch.Tensor]:
     """Per-token negative log-likelihood (nats) of each row, token 1.. predicted from its prefix."""
-    device = _device_of(model)
+    device = device_of(model)
     width = max(len(r) for r in rows)
     # Right padding: a causal model never looks right, so the real tokens' positions and losses are unchanged.
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -451,7 +452,7 @@ def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, m
     return _rows_perplexity(model, rows, [1] * len(rows), pad_id, batch_size)
 
 
-def _rows_nll(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> list[float]:
+def rows_nll(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> list[float]:
     """Summed NLL (nats) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
     sums = [0.0] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))  # similar lengths share a batch: less padding
@@ -464,7 +465,7 @@ def _rows_nll(model, rows: list[list[int]], starts: list[int], pad_id: int, batc
 
 def _rows_perplexity(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> float:
     """exp(mean NLL) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
-    total = sum(_rows_nll(model, rows, starts, pad_id, batch_size))
+    total = sum(rows_nll(model, rows, starts, pad_id, batch_size))
     return math.exp(total / sum(len(r) - s for r, s in zip(rows, starts, strict=True)))
 
 

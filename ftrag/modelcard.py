@@ -14,7 +14,6 @@ from pathlib import Path
 from ftrag.files import read_examples, read_jsonl
 from ftrag.jsontask import JSON_QUESTION
 from ftrag.model import (
-    _resolve,
     answer_questions,
     exact_match,
     format_prompt,
@@ -22,6 +21,7 @@ from ftrag.model import (
     load_model,
     perplexity,
     rc_em,
+    resolve_model,
 )
 
 SAMPLE = {"rc": 120, "closed_book_b": 200, "json": 40, "heldout": 60}  # rows the test re-measures
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="rewrite README.md and loss.png from the stored eval.json without measuring again")
     args = parser.parse_args(argv)
     if args.card_only:
-        model_dir = Path(_resolve(args.model)[0])
+        model_dir = Path(resolve_model(args.model)[0])
         loss_plot(model_dir)
         print(f"wrote {write_card(model_dir, json.loads((model_dir / 'eval.json').read_text()))}")
         return 0

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ftrag.model import format_prompt, generate
-from ftrag.retrieval import Chunk, _check_k, _check_queries
+from ftrag.retrieval import Chunk, check_k, check_queries
 
 KINDS = ("lexical", "paraphrased")
 
@@ -140,12 +140,12 @@ def question_log_likelihood(model, tokenizer, question: str, passages: Sequence[
 def rerank(model, tokenizer, questions: Sequence[str], ids: np.ndarray, chunks: Sequence[Chunk],
            top: int = 10) -> np.ndarray:
     """Reorder each query's first ``top`` chunks by log p(question | chunk); (Q, top) chunk ids, best first."""
-    questions = _check_queries(questions)
+    questions = check_queries(questions)
     ids = np.asarray(ids)
     if ids.ndim != 2 or len(ids) != len(questions):
         raise ValueError(f"ids must be (Q, depth) with one row per question; got {ids.shape} for "
                          f"{len(questions)} questions")
-    _check_k(top, ids.shape[1])
+    check_k(top, ids.shape[1])
     candidates = ids[:, :top]
     pairs = [(q, _chunk_at(chunks, i).text) for q, row in zip(questions, candidates, strict=True) for i in row]
     scores = np.asarray(pair_log_likelihoods(model, tokenizer, pairs)).reshape(len(questions), top)
@@ -201,7 +201,7 @@ def retrieve_passages(retriever, questions: Sequence[str], k: int, *, reranker: 
     if reranker is None:
         ids, _ = retriever.search(questions, k)
     else:
-        _check_k(k, depth)
+        check_k(k, depth)
         ids = rerank(*reranker, questions, retriever.search(questions, depth)[0], retriever.chunks, top=depth)
     return [[_chunk_at(retriever.chunks, i).text for i in row[:k]] for row in ids]
 
@@ -209,7 +209,7 @@ def retrieve_passages(retriever, questions: Sequence[str], k: int, *, reranker: 
 def answer_with_passages(model, tokenizer, questions: Sequence[str], passages_list: Sequence[Sequence[str]], *,
                          max_new_tokens: int = 16, best_last: bool = False, batch_size: int = 32) -> list[str]:
     """Greedy answers, each prompt holding as many of its passages as fit the model's context."""
-    questions = _check_queries(questions)
+    questions = check_queries(questions)
     if len(passages_list) != len(questions):
         raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists")
     limit = context_length(model, tokenizer)

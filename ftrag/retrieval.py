@@ -199,7 +199,7 @@ def search_index(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     faiss's -1 placeholders, which would read as "the last chunk" and silently lower recall.
     """
     queries = _as_matrix(queries, "queries")
-    _check_k(k, index.ntotal)
+    check_k(k, index.ntotal)
     if queries.shape[1] != index.d:
         raise ValueError(f"queries have dimension {queries.shape[1]} but the index holds {index.d}-dim vectors; "
                          "embed them with the same model")
@@ -254,14 +254,16 @@ def _as_matrix(x, name: str) -> np.ndarray:
     return x
 
 
-def _check_k(k: int, n: int) -> None:
+def check_k(k: int, n: int) -> None:
+    """Refuse a ``k`` that is not a positive integer or exceeds the ``n`` items there are, saying what to pass."""
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k > n:
         raise ValueError(f"k={k} is larger than the {n} chunks in the index; ask for at most {n}")
 
 
-def _check_queries(queries: Sequence[str]) -> list[str]:
+def check_queries(queries: Sequence[str]) -> list[str]:
+    """The queries as a list; a bare string or an empty list is refused with what to pass instead."""
     if isinstance(queries, str):
         raise ValueError("queries must be a list of strings; for one query pass [query]")
     queries = list(queries)
@@ -306,8 +308,8 @@ class DenseRetriever:
         self.index = build_index(self.vectors, kind, **index_kw)
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = _check_queries(queries)
-        _check_k(k, len(self.chunks))
+        queries = check_queries(queries)
+        check_k(k, len(self.chunks))
         if self.query_fn:
             queries = [self.query_fn(q) for q in queries]
         return search_index(self.index, embed_queries(self.embedder, queries), k)
@@ -342,8 +344,8 @@ class BM25Retriever:
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         import bm25s
 
-        queries = _check_queries(queries)
-        _check_k(k, len(self.chunks))
+        queries = check_queries(queries)
+        check_k(k, len(self.chunks))
         if self.query_fn:
             queries = [self.query_fn(q) for q in queries]
         tokens = bm25s.tokenize(queries, stopwords="en", return_ids=False, show_progress=False)
@@ -394,8 +396,8 @@ class HybridRetriever:
         return self.retrievers[0].chunks
 
     def search(self, queries: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        queries = _check_queries(queries)
-        _check_k(k, len(self.chunks))
+        queries = check_queries(queries)
+        check_k(k, len(self.chunks))
         depth = min(max(self.depth, k), len(self.chunks))
         runs = [r.search(queries, depth)[0] for r in self.retrievers]
         ids = np.zeros((len(queries), k), dtype=np.int64)

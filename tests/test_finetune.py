@@ -261,7 +261,7 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
 
     from ftrag.dialect import closing_choices, split_memos
     from ftrag.files import read_examples
-    from ftrag.model import _rows_nll
+    from ftrag.model import rows_nll
     from ftrag.world.dialect import CLOSING
 
     heads, _ = split_memos(read_examples("dialect", "test.txt")[:4])
@@ -276,7 +276,7 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
         ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
         ctx = ctx[max(0, len(ctx) - (limit - 1 - len(body) - max(map(len, endings)))):]
         rows = [tokenizer("")["input_ids"] + ctx + body + e for e in endings]
-        nll = _rows_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
+        nll = rows_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
         expected.append(phrases[int(torch.tensor(nll).argmin())])
     assert closing_choices(model, tokenizer, heads, contexts) == expected
 

@@ -11,13 +11,13 @@ import torch
 from ftrag import modelcard
 from ftrag.model import (
     ModelUnavailableError,
-    _resolve,
     exact_match,
     format_prompt,
     generate,
     load_model,
     normalize_answer,
     perplexity,
+    resolve_model,
     token_losses,
 )
 from ftrag.paths import data_path
@@ -134,7 +134,7 @@ def test_bad_model_names_say_what_to_do(monkeypatch):
 
 
 def test_a_hub_id_without_an_organisation_is_a_hub_id(monkeypatch):
-    assert _resolve("gpt2") == ("gpt2", True) and _resolve("distilgpt2") == ("distilgpt2", True)
+    assert resolve_model("gpt2") == ("gpt2", True) and resolve_model("distilgpt2") == ("distilgpt2", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     offline = r"could not load 'gpt-9' from the Hugging Face Hub \(HF_HUB_OFFLINE is set\).*load_model\('course-lm'\)"
     with pytest.raises(ModelUnavailableError, match=offline):
@@ -153,7 +153,7 @@ def test_a_missing_local_folder_is_not_sent_to_the_hub(monkeypatch, tmp_path):
     for name in ("./my-model", "../my-model", "~/no-such-model-here", str(tmp_path / "gone"), "a/b/c"):
         with pytest.raises(ModelUnavailableError, match=f"no model folder at {re.escape(name)} "):
             load_model(name)
-    assert _resolve("HuggingFaceTB/SmolLM2-135M") == ("HuggingFaceTB/SmolLM2-135M", True)  # no HuggingFaceTB/ here
+    assert resolve_model("HuggingFaceTB/SmolLM2-135M") == ("HuggingFaceTB/SmolLM2-135M", True)  # no HuggingFaceTB/ here
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="'notes.txt' is a file"):
         load_model("notes.txt")
