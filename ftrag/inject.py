@@ -12,11 +12,23 @@ one row per arm; the lesson trains the smallest arm live and checks it against i
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
+
+from ftrag.choice import mc_accuracy, option_log_likelihoods, options_for
+from ftrag.files import read_jsonl
+from ftrag.finetune import TrainConfig, folder_bytes, lm_examples, lora_model, train
+from ftrag.jsontask import IGNORE_INDEX
+from ftrag.model import answer_questions, format_prompt, load_model, normalize_answer, world_a_scores
+from ftrag.rag import answer_with_passages, retrieve_passages
+from ftrag.retrieval import BM25Retriever, chunk_documents
 
 N_DOCS = 60  # documents in the fact set: half trained with their questions, half asked about
 BLOCK_SIZE = 256  # packed training blocks (a document is ~60 tokens, a question/answer pair ~25)
@@ -30,7 +42,6 @@ PARAPHRASE_KS = (1, 2, 5, 10)
 @dataclass
 class FactSet:
     """The documents of the experiment and the questions about them."""
-
     docs: list[dict]  # all World B documents (the retrieval index holds every one)
     train_docs: list[dict]  # trained on, and their questions may be trained on too
     eval_docs: list[dict]  # trained on (as documents only); their questions are asked
@@ -44,8 +55,6 @@ class FactSet:
 
 def fact_set(n_docs: int = N_DOCS, seed: int = 0) -> FactSet:
     """A seeded sample of ``n_docs`` World B documents, split in two halves, with their questions."""
-    from ftrag.files import read_jsonl
-
     docs = read_jsonl("knowledge", "docs.jsonl")
     qa = read_jsonl("knowledge", "qa.jsonl")
     if not isinstance(n_docs, int) or not 2 <= n_docs <= len(docs):
@@ -61,8 +70,6 @@ def fact_set(n_docs: int = N_DOCS, seed: int = 0) -> FactSet:
 
 def renderings(docs: Sequence[dict], k: int) -> list[str]:
     """The first ``k`` renderings of each document (rendering 1 is the document itself; 2..10 paraphrase it)."""
-    from ftrag.files import read_jsonl
-
     if not isinstance(k, int) or not 1 <= k <= 10:
         raise ValueError(f"k must be an integer from 1 to 10 (paraphrases.jsonl holds 10 per document), got {k!r}")
     by_doc: dict[str, dict[int, str]] = {}
@@ -78,8 +85,6 @@ def renderings(docs: Sequence[dict], k: int) -> list[str]:
 
 def qa_text(row: dict, passages: Sequence[str] = ()) -> str:
     """A question/answer pair as one training text, in the course's prompt format (the answer after ``Answer:``)."""
-    from ftrag.model import format_prompt
-
     return format_prompt(row["question"], passages) + " " + row["answer"]
 
 
@@ -96,8 +101,6 @@ def packed_examples(tokenizer, texts: Sequence[str], *, steps: int = STEPS, batc
                     block_size: int = BLOCK_SIZE, seed: int = 0) -> list[dict]:
     """The texts, shuffled and packed into blocks, repeated (in a new order each pass) to fill the token budget
     of ``steps x batch_size`` blocks: every arm sees the same number of tokens, however much text it has."""
-    from ftrag.finetune import lm_examples
-
     rng = random.Random(seed)
     blocks: list[dict] = []
     while len(blocks) < steps * batch_size:
@@ -112,10 +115,6 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
                 block_size: int = BLOCK_SIZE, seed: int = 0, progress: bool = True, examples: list | None = None):
     """Fine-tune ``model`` on ``texts`` (packed, to the token budget) with ``method`` ``"full"`` or ``"lora"``;
     returns (model, TrainResult). ``examples`` (ready ``input_ids``/``labels`` rows) replaces the packing."""
-    import torch
-
-    from ftrag.finetune import TrainConfig, lora_model, train
-
     if method not in ("full", "lora"):
         raise ValueError(f"method must be 'full' or 'lora', got {method!r}")
     if examples is None:
@@ -138,8 +137,6 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
 
 def answer_example(tokenizer, prompt: str, answer: str) -> dict[str, list[int]]:
     """``input_ids`` = prompt + " " + answer + EOS; ``labels`` mask the prompt (-100): only the answer is learned."""
-    from ftrag.jsontask import IGNORE_INDEX
-
     prompt_ids = tokenizer(prompt)["input_ids"]
     answer_ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return {"input_ids": prompt_ids + answer_ids, "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
@@ -147,16 +144,12 @@ def answer_example(tokenizer, prompt: str, answer: str) -> dict[str, list[int]]:
 
 def memorise_examples(tokenizer, rows: Sequence[dict]) -> list[dict]:
     """Closed-book question/answer examples: the question string and its answer, nothing else."""
-    from ftrag.model import format_prompt
-
     return [answer_example(tokenizer, format_prompt(r["question"]), r["answer"]) for r in rows]
 
 
 def distractor_docs(facts: FactSet, questions: Sequence[str], gold_ids: Sequence[str], n: int = 4) -> list[list[str]]:
     """For each question, the texts of the ``n`` documents BM25 ranks highest that are not its gold document:
     look-alikes (same kind of document, often the same names), the hardest distractors a retriever serves."""
-    from ftrag.retrieval import BM25Retriever, chunk_documents
-
     chunks = chunk_documents(facts.docs)
     ids, _ = BM25Retriever(chunks).search(list(questions), n + 1)
     return [[chunks[int(i)].text for i in row if chunks[int(i)].doc_id != gold][:n]
@@ -174,8 +167,6 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
     not to trust any passage).
     With ``tokenizer``, distractors are dropped (the last first) until a prompt fits ``max_tokens`` (the course
     model reads 512 tokens; the rest is room for the answer)."""
-    from ftrag.model import format_prompt
-
     if not 0 <= p_gold <= 1:
         raise ValueError(f"p_gold must be between 0 and 1, got {p_gold}")
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
@@ -217,10 +208,6 @@ def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Seque
                        multiple_choice: bool = True) -> dict:
     """Exact match (greedy answer) and 4-way multiple-choice accuracy, overall and by question kind
     (``multiple_choice=False``: exact match only)."""
-    from ftrag.choice import mc_accuracy, options_for
-    from ftrag.files import read_jsonl
-    from ftrag.model import answer_questions, normalize_answer
-
     facts_rows = facts_rows if facts_rows is not None else read_jsonl("knowledge", "facts.jsonl")
     predictions = answer_questions(model, tokenizer, [r["question"] for r in rows], max_new_tokens=12)
     em_hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
@@ -239,9 +226,6 @@ def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Seque
 
 def reading_em(model, tokenizer, rows: Sequence[dict], passages_list: Sequence[Sequence[str]]) -> dict:
     """Exact match with the given passages in the prompt (retrieved ones: RAG), overall and by question kind."""
-    from ftrag.model import normalize_answer
-    from ftrag.rag import answer_with_passages
-
     predictions = answer_with_passages(model, tokenizer, [r["question"] for r in rows], passages_list,
                                        max_new_tokens=12)
     hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
@@ -273,9 +257,6 @@ def changed_renderings(doc: dict, old: str, new: str, k: int) -> list[str]:
 
 def value_preference(model, tokenizer, question: str, old: str, new: str, passages: Sequence[str] = ()) -> float:
     """log p(new) - log p(old) as the answer to ``question``: > 0 when the model prefers the new value."""
-    from ftrag.choice import option_log_likelihoods
-    from ftrag.model import format_prompt
-
     old_ll, new_ll = option_log_likelihoods(model, tokenizer, [format_prompt(question, passages)], [[old, new]])[0]
     return new_ll - old_ll
 
@@ -295,9 +276,6 @@ def reading_passages(facts: FactSet, rows: Sequence[dict], n_distractors: int, s
 
 def rag_passages(facts: FactSet, rows: Sequence[dict]) -> list[list[str]]:
     """Lesson 04's best pipeline: BM25 over every World B document, the top document (one passage per question)."""
-    from ftrag.rag import retrieve_passages
-    from ftrag.retrieval import BM25Retriever, chunk_documents
-
     return retrieve_passages(BM25Retriever(chunk_documents(facts.docs)), [r["question"] for r in rows], 1)
 
 
@@ -328,8 +306,6 @@ ARMS = {  # name: how the model is changed (k: renderings per document; mixed: p
 
 def change_target(facts: FactSet) -> dict:
     """The fact that changes in the lesson: the list price of the first product in the evaluation half."""
-    from ftrag.files import read_jsonl
-
     doc = next(d for d in facts.eval_docs if d["type"] == "product")
     fact = next(f for f in read_jsonl("knowledge", "facts.jsonl")
                 if f["doc_id"] == doc["doc_id"] and f["relation"] == "price")
@@ -360,10 +336,6 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
 
 def saved_bytes(model) -> int:
     """What the arm adds on disk: the adapter for LoRA, every weight (safetensors) for full fine-tuning."""
-    import tempfile
-
-    from ftrag.finetune import folder_bytes
-
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         return folder_bytes(tmp)
@@ -372,8 +344,6 @@ def saved_bytes(model) -> int:
 def arm_scores(model, tokenizer, facts: FactSet, rag: Sequence[Sequence[str]]) -> dict:
     """Every metric of a row: closed-book EM/MC (evaluation half), closed-book EM on the train half's questions,
     EM with RAG's passages (the model as the reader), and World A (forgetting)."""
-    from ftrag.model import world_a_scores
-
     scores = closed_book_scores(model, tokenizer, facts.eval_qa)
     scores["em_train_half"] = closed_book_scores(model, tokenizer, facts.train_qa, multiple_choice=False)["em"]
     scores.update({f"rag_{k}": v for k, v in reading_em(model, tokenizer, facts.eval_qa, rag).items()})
@@ -383,8 +353,6 @@ def arm_scores(model, tokenizer, facts: FactSet, rag: Sequence[Sequence[str]]) -
 
 def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0) -> dict:
     """Train ``model`` on the changed document's renderings; what it answers before and after, and the cost."""
-    from ftrag.model import answer_questions
-
     target = change_target(facts)
     questions = [r["question"] for r in target["questions"]]
     before = answer_questions(model, tokenizer, questions, max_new_tokens=12)
@@ -403,8 +371,6 @@ def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0)
 
 def train_more(model, tokenizer, texts: Sequence[str], *, seed: int = 0):
     """Continue training the trainable parameters a model already has (an adapter) on ``texts``."""
-    from ftrag.finetune import TrainConfig, train
-
     examples = packed_examples(tokenizer, texts, steps=UPDATE_STEPS, seed=seed)
     config = TrainConfig(steps=UPDATE_STEPS, batch_size=BATCH_SIZE, lr=LR["lora"], warmup_steps=1, seed=seed,
                          progress=False)
@@ -419,10 +385,6 @@ def sweep(out: str | Path, *, seed: int = 0, arms: Sequence[str] | None = None, 
     Rows already in ``out`` with the same budget are kept (the sweep resumes after an interruption), except the
     arms named in ``redo``.
     """
-    import torch
-
-    from ftrag.model import load_model, world_a_scores
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     facts = fact_set(seed=seed)
@@ -482,8 +444,6 @@ def sweep(out: str | Path, *, seed: int = 0, arms: Sequence[str] | None = None, 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ftrag.inject --out results/05_injection.json``: lesson 05's arms, trained and scored."""
-    import argparse
-
     parser = argparse.ArgumentParser(description="Lesson 05's sweep: the same World B facts injected by continued "
                                                  "pretraining (documents, paraphrases, mixed with QA pairs), by "
                                                  "memorising questions, and a RAFT-style reader; every arm scored.")
@@ -494,7 +454,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the recorded runs: 1)")
     parser.add_argument("--out", default="results/05_injection.json", help="JSON file of the rows")
     args = parser.parse_args(argv)
-    import torch
 
     torch.set_num_threads(args.threads)
     sweep(args.out, seed=args.seed, arms=args.arms, redo=args.redo, device=args.device)
