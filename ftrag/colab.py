@@ -42,6 +42,11 @@ def release(path: Path | None = None) -> tuple[str, str]:
     return config["repo"], config["ref"]
 
 
+def _or_release(repo: str | None, ref: str | None) -> tuple[str, str]:
+    """``(repo, ref)`` as given, or the release file's when either is missing."""
+    return (repo, ref) if repo is not None and ref is not None else release()
+
+
 NOTEBOOK_DIRS = ("notebooks", "labs", "solutions")
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\(https://colab\.research\.google\.com/github/[^)]*\)")
@@ -50,15 +55,13 @@ INSTALL_MARKER = "# Colab only:"
 
 def badge(relpath: str, repo: str | None = None, ref: str | None = None) -> str:
     """The Markdown Colab badge for the notebook at ``relpath`` (relative to the repo root); default: the release."""
-    if repo is None or ref is None:
-        repo, ref = release()
+    repo, ref = _or_release(repo, ref)
     return f"[![Open In Colab]({BADGE_IMG})](https://colab.research.google.com/github/{repo}/blob/{ref}/{relpath})"
 
 
 def install_cell(repo: str | None = None, ref: str | None = None) -> str:
     """Source of every notebook's first code cell: installs the course on Colab, does nothing elsewhere."""
-    if repo is None or ref is None:
-        repo, ref = release()
+    repo, ref = _or_release(repo, ref)
     home = f"/content/{repo.split('/')[1]}"
     return (
         f"{INSTALL_MARKER} fetch the course (data, course model, helpers) at a pinned release and install it\n"
@@ -87,8 +90,7 @@ def notebook_paths(root: Path) -> list[Path]:
 
 def problems(nb: dict, relpath: str, repo: str | None = None, ref: str | None = None) -> list[str]:
     """What is wrong with a notebook's badge and install cell (empty when all is right)."""
-    if repo is None or ref is None:
-        repo, ref = release()
+    repo, ref = _or_release(repo, ref)
     cells = nb.get("cells", [])
     found: list[str] = []
     first_md = next((c for c in cells if c["cell_type"] == "markdown"), None)
@@ -102,8 +104,7 @@ def problems(nb: dict, relpath: str, repo: str | None = None, ref: str | None = 
 
 def rewrite(nb: dict, relpath: str, repo: str | None = None, ref: str | None = None) -> dict:
     """Put the right badge into the first markdown cell and the install cell first among code cells."""
-    if repo is None or ref is None:
-        repo, ref = release()
+    repo, ref = _or_release(repo, ref)
     cells = nb["cells"]
     first_md = next(c for c in cells if c["cell_type"] == "markdown")
     text = "".join(first_md["source"])

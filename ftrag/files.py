@@ -68,19 +68,21 @@ def content_sha256(path: str | Path) -> str:
     path = Path(path)
     if path.suffix != ".xz":
         return sha256(path)
-    digest = hashlib.sha256()
     with lzma.open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return _stream_sha256(f)
 
 
 def sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        return _stream_sha256(f)
+
+
+def _stream_sha256(f) -> str:
+    """Hex SHA-256 of what a binary file object reads, in 1 MB blocks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 
