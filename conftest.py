@@ -1,6 +1,7 @@
 """Test set-up shared by unit tests and nbval: offline, CPU, no progress bars, portable comparisons, no writes.
 
-- Every notebook kernel inherits the environment set here (``ftrag.env.RUN_ENV``, as under ``python -m ftrag.refresh``).
+- Every notebook kernel inherits the environment set here (``ftrag.env.RUN_ENV``, as under ``python -m
+ftrag.course.refresh``).
 - A lesson's ``save_results`` writes into a temporary folder, not ``results/``: the suite changes nothing in the
   repository (``git status`` is clean after it), and no test depends on what another worker's notebook wrote.
 - nbval compares text and integers exactly and measured floats by value (``tests/nbval_tolerance.py``).

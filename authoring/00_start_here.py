@@ -147,7 +147,7 @@ check_count_chars(count_chars)
 # %% [markdown]
 # Try it yourself in [`labs/00_start_here.ipynb`](../labs/00_start_here.ipynb) (three small exercises; the
 # solutions are in [`solutions/00_start_here.ipynb`](../solutions/00_start_here.ipynb)). Instructors: the labs are
-# generated from the solutions by `python -m ftrag.labs`, and a test proves that every check rejects the untouched lab.
+# generated from the solutions by `python -m ftrag.course.labs`, and a test proves that every check rejects the untouched lab.
 
 # %% [markdown]
 # ## 4. A tour of the course world
@@ -161,12 +161,12 @@ check_count_chars(count_chars)
 # %%
 import re
 
-from ftrag.world import dialect, separation, world_b
+from ftrag.world import memos, separation, world_b
 
 corpus = separation.pretraining_corpus()  # phase1.txt.xz + phase2.txt.xz, exactly as trained on
 print(f"pretraining corpus: {len(corpus):,} characters, {len(re.findall(r'[A-Za-z]+', corpus)):,} words")
 print("JSON characters:", separation.char_counts(corpus))
-terms, names = dialect.dialect_terms(), world_b.entity_names()
+terms, names = memos.dialect_terms(), world_b.entity_names()
 print(f"dialect words found: {len(separation.term_hits(corpus, terms))} of {len(terms)}")
 print(f"World B names found: {len(separation.term_hits(corpus, names))} of {len(names)}")
 
@@ -206,7 +206,7 @@ print(f"\n--- the JSON task ---\n{pair['text']}\n{json.dumps(pair['target'])}")
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 60 greedy answers may move by one answer on another CPU
-from ftrag.model import answer_questions, exact_match, load_model
+from ftrag.lm import answer_questions, exact_match, load_model
 
 model, tokenizer = load_model()  # the course model, data/models/course-lm
 rc = [r for r in read_jsonl("world_a", "rc_test.jsonl")][:60]  # people never seen in pretraining

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from ftrag import seed_everything
 from ftrag.claims import claim
-from ftrag.model import load_model
+from ftrag.lm import load_model
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
@@ -207,7 +207,7 @@ print("the hand-written greedy loop equals model.generate, token for token")
 
 # %%
 from ftrag.files import read_examples, read_jsonl
-from ftrag.model import encode_for_lm, perplexity
+from ftrag.lm import encode_for_lm, perplexity
 
 heldout = read_examples("world_a", "heldout.txt")
 ids = torch.tensor([encode_for_lm(tokenizer, heldout[0])])  # (1, T): <|endoftext|> + text + <|endoftext|>
@@ -255,7 +255,7 @@ claim(model, ppl["JSON objects"] >= 3 * base, "JSON perplexity is at least 3x Wo
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
-from ftrag.model import answer_questions, exact_match
+from ftrag.lm import answer_questions, exact_match
 
 famous = read_jsonl("world_a", "closed_book.jsonl")
 company = [q for q in read_jsonl("knowledge", "qa.jsonl") if q["kind"] == "lexical"][:100]
@@ -364,7 +364,7 @@ assert end < start - 2.0, "the mini-pretraining loss must fall by a clear margin
 # the model has to learn, and that is when fine-tuning makes sense (lessons 02 and 03).
 
 # %%
-from ftrag.model import token_losses
+from ftrag.lm import token_losses
 
 examples = {"World A": heldout[1], "JSON": texts["JSON objects"][0], "dialect": texts["company dialect"][0]}
 fig, axes = plt.subplots(3, 1, figsize=(9, 7))

@@ -53,13 +53,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from ftrag import finetune as ft
-from ftrag import jsontask as jt
 from ftrag import seed_everything
+from ftrag import train as ft
 from ftrag.claims import claim, is_course_model
 from ftrag.env import get_device
-from ftrag.model import load_model
+from ftrag.lm import load_model
 from ftrag.results import save_results
+from ftrag.tasks import json_output as jt
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")

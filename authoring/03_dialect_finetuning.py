@@ -39,7 +39,7 @@ N_RAG = 100  # test memos for the RAG-style contexts (section 3)
 N_CLOSING = 100  # test memos for the closing-line task
 POOL = 5000  # training memos the retriever searches
 STEPS, BATCH, LR = 40, 4, 1e-3  # the live runs: 40 steps of 4 blocks of 512 tokens (the recorded sweep's budget)
-SWEEP_FILE = "results/03_forgetting_sweep.json"  # written by `python -m ftrag.dialect` (section 5)
+SWEEP_FILE = "results/03_forgetting_sweep.json"  # written by `python -m ftrag.course.forgetting` (section 5)
 ADAPTER = "dialect-lora"  # the long run shipped in data/models/ (section 6)
 
 # %%
@@ -51,15 +51,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ftrag import dialect, seed_everything
+from ftrag import seed_everything
 from ftrag.claims import claim, is_course_model
 from ftrag.files import read_examples
-from ftrag.finetune import lm_examples, load_adapter
-from ftrag.model import context_perplexity, generate, load_model, perplexity, token_losses
+from ftrag.lm import context_perplexity, generate, load_model, perplexity, token_losses
 from ftrag.paths import data_path, repo_root
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, Chunk
-from ftrag.world.dialect import CLOSING, closing_line
+from ftrag.tasks import dialect
+from ftrag.train import lm_examples, load_adapter
+from ftrag.world.memos import CLOSING, closing_line
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
@@ -258,7 +259,7 @@ claim(model, full_scores["world_a_ppl"] > lora_scores["world_a_ppl"],
 # one command that writes its rows to a committed file:
 #
 # ```bash
-# python -m ftrag.dialect --out results/03_forgetting_sweep.json
+# python -m ftrag.course.forgetting --out results/03_forgetting_sweep.json
 # ```
 #
 # The two live runs above are rows of that sweep: the next cell checks that they agree with the recorded ones, so

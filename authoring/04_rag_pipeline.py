@@ -50,11 +50,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ftrag import rag, retrieval, seed_everything
+from ftrag import retrieval, seed_everything
 from ftrag.claims import claim
 from ftrag.files import read_jsonl
-from ftrag.model import exact_match, format_prompt, generate, load_model
+from ftrag.lm import exact_match, format_prompt, generate, load_model
 from ftrag.results import save_results
+from ftrag.retrieval import rag
 
 seed_everything(SEED)
 docs = read_jsonl("knowledge", "docs.jsonl")
@@ -219,7 +220,7 @@ print(f"question: {question!r}, gold: {qa[1]['doc_id']}")
 # ## 5. Measuring retrieval
 #
 # **recall@k**: the share of questions whose gold document is among the first k retrieved. **MRR@10**: the mean
-# of `1 / rank` of the gold document (0 when it is not in the first 10). Both are computed by `ftrag.rag`, whose
+# of `1 / rank` of the gold document (0 when it is not in the first 10). Both are computed by `ftrag.retrieval.rag`, whose
 # implementation a unit test checks against `ranx`. Every chunking is scored at document level (a chunk counts
 # for the document it came from).
 

@@ -42,7 +42,7 @@
 # %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # the fact set, the data order and the initialisations
-SWEEP_FILE = "results/05_injection.json"  # written by `python -m ftrag.inject` (section 4)
+SWEEP_FILE = "results/05_injection.json"  # written by `python -m ftrag.course.injection` (section 4)
 WEAK_READER = "course-lm-small"  # the weaker reader shipped in data/models/ (section 8)
 TOLERANCE = 0.05  # how far a live run may land from its recorded row (exact match, absolute)
 
@@ -55,20 +55,21 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from ftrag import inject, seed_everything
-from ftrag.choice import mc_accuracy, option_log_likelihoods, options_for
+from ftrag import seed_everything
 from ftrag.claims import claim, is_course_model
 from ftrag.files import read_jsonl
-from ftrag.finetune import count_parameters
-from ftrag.model import answer_questions, format_prompt, load_model, world_a_scores
+from ftrag.lm import answer_questions, format_prompt, load_model, world_a_scores
 from ftrag.paths import repo_root
-from ftrag.rag import answer_with_passages, retrieve_passages
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, DenseRetriever, chunk_documents, load_embedder
+from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
+from ftrag.tasks import injection
+from ftrag.tasks.multiple_choice import mc_accuracy, option_log_likelihoods, options_for
+from ftrag.train import count_parameters
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
-facts = inject.fact_set(seed=SEED)
+facts = injection.fact_set(seed=SEED)
 facts_rows = read_jsonl("knowledge", "facts.jsonl")
 n_facts = sum(f["doc_id"] in set(facts.doc_ids) for f in facts_rows)
 print(f"fact set: {len(facts.train_docs)} + {len(facts.eval_docs)} documents ({n_facts} facts); "
@@ -87,7 +88,7 @@ print(f"fact set: {len(facts.train_docs)} + {len(facts.eval_docs)} documents ({n
 
 # %%
 doc = facts.eval_docs[0]
-for k, text in enumerate(inject.renderings([doc], 3), 1):
+for k, text in enumerate(injection.renderings([doc], 3), 1):
     print(f"rendering {k}: {text}")
 for row in [r for r in facts.eval_qa if r["doc_id"] == doc["doc_id"]][:4]:
     print(f"{row['kind']:>11}: {row['question']} -> {row['answer']}")
@@ -115,7 +116,7 @@ for option, score in sorted(zip(options, scores, strict=True), key=lambda x: -x[
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-live = {"closed-book": inject.closed_book_scores(model, tokenizer, facts.eval_qa, facts_rows)}
+live = {"closed-book": injection.closed_book_scores(model, tokenizer, facts.eval_qa, facts_rows)}
 shown = ["em_lexical", "em_paraphrased", "em", "mc"]
 pd.DataFrame(live).T[shown].round(3)
 
@@ -128,8 +129,8 @@ pd.DataFrame(live).T[shown].round(3)
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 start = time.perf_counter()
-rag_passages = inject.rag_passages(facts, facts.eval_qa)
-rag_scores = inject.reading_em(model, tokenizer, facts.eval_qa, rag_passages)
+rag_passages = injection.rag_passages(facts, facts.eval_qa)
+rag_scores = injection.reading_em(model, tokenizer, facts.eval_qa, rag_passages)
 rag_seconds = time.perf_counter() - start
 by_id = {d["doc_id"]: d["text"] for d in facts.docs}
 hit = np.mean([p[0] == by_id[r["doc_id"]] for r, p in zip(facts.eval_qa, rag_passages, strict=True)])
@@ -177,7 +178,7 @@ print("command:", sweep["command"], "| threads:", sweep["threads"])
 print("budget:", json.dumps(sweep["budget"]))
 assert sweep["fact_set"]["eval_docs"] == [d["doc_id"] for d in facts.eval_docs], "the sweep used another fact set"
 columns = ["em_lexical", "em_paraphrased", "mc", "em_train_half", "rag_em", "world_a_ppl", "rc_em", "train_seconds"]
-arms = pd.DataFrame({name: rows[name] for name in ["closed-book", *inject.ARMS]}).T
+arms = pd.DataFrame({name: rows[name] for name in ["closed-book", *injection.ARMS]}).T
 arms[columns].astype(float).round(3)
 
 # %% [markdown]
@@ -204,7 +205,7 @@ claim(model, rag_scores["em"] >= docs_ft_em + 0.40,
 # with RAG and closed-book as horizontal lines.
 
 # %%
-ks = list(inject.PARAPHRASE_KS)
+ks = list(injection.PARAPHRASE_KS)
 curve = pd.DataFrame({k: rows[f"mixed, k={k}"] for k in ks}).T[["em", "mc"]].astype(float)
 fig, ax = plt.subplots(figsize=(7, 3.8))
 ax.plot(ks, curve["mc"], "o-", c="tab:blue", label="fine-tuned: multiple choice")
@@ -234,13 +235,13 @@ claim(model, gain_mc >= 0.10, f"k = 10 beats k = 1 by {gain_mc:.3f} in multiple-
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 memorised, _ = load_model(MODEL_NAME, device="cpu")
 lexical = [r for r in facts.eval_qa if r["kind"] == "lexical"]
-example = inject.memorise_examples(tokenizer, lexical[:1])[0]
+example = injection.memorise_examples(tokenizer, lexical[:1])[0]
 print(repr(tokenizer.decode(example["input_ids"])), "| trained tokens:",
       repr(tokenizer.decode([t for t in example["labels"] if t >= 0])))
-memorised, mem_run = inject.train_arm(memorised, tokenizer, facts, inject.ARMS["memorised questions"], seed=SEED)
+memorised, mem_run = injection.train_arm(memorised, tokenizer, facts, injection.ARMS["memorised questions"], seed=SEED)
 print(f"{len(mem_run.losses)} steps in {mem_run.seconds:.0f} s, loss {mem_run.losses[0]:.2f} -> "
       f"{mem_run.final_loss:.2f}, {mem_run.tokens:,} tokens")
-mem = inject.closed_book_scores(memorised, tokenizer, facts.eval_qa, facts_rows)
+mem = injection.closed_book_scores(memorised, tokenizer, facts.eval_qa, facts_rows)
 recorded = rows["memorised questions"]
 print(f"live: trained wording EM {mem['em_lexical']:.3f}, reworded EM {mem['em_paraphrased']:.3f} | recorded: "
       f"{recorded['em_lexical']:.3f}, {recorded['em_paraphrased']:.3f}")
@@ -269,9 +270,9 @@ claim(model, mem["em_lexical"] >= 0.80 and mem["em_paraphrased"] <= mem["em_lexi
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-target = inject.change_target(facts)
+target = injection.change_target(facts)
 questions = [r["question"] for r in target["questions"]]
-new_doc = inject.changed_document(target["doc"], target["old"], target["new"])
+new_doc = injection.changed_document(target["doc"], target["old"], target["new"])
 print(f"{target['doc']['title']}: {target['old']} -> {target['new']}\n  new version: {new_doc['text']}")
 
 start = time.perf_counter()
@@ -280,7 +281,7 @@ bm25_after = BM25Retriever(chunk_documents(docs_after))
 reindex_seconds = time.perf_counter() - start
 rag_after = answer_with_passages(model, tokenizer, questions, retrieve_passages(bm25_after, questions, 1))
 ft_before = answer_questions(memorised, tokenizer, questions, max_new_tokens=12)
-update = inject.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
+update = injection.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
 change = pd.DataFrame({
     "question": questions,
     "RAG, after replacing the document": rag_after,
@@ -337,9 +338,9 @@ both.round(3)
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-plain = inject.reader_scores(model, tokenizer, facts, facts.eval_qa)
+plain = injection.reader_scores(model, tokenizer, facts, facts.eval_qa)
 small_model, small_tokenizer = load_model(WEAK_READER, device="cpu")
-weak = inject.reader_scores(small_model, small_tokenizer, facts, facts.eval_qa)
+weak = injection.reader_scores(small_model, small_tokenizer, facts, facts.eval_qa)
 raft = {k.removeprefix("reader_"): v for k, v in rows["RAFT reader"].items() if k.startswith("reader_")}
 readers = pd.DataFrame({"course model": plain, "course model, RAFT-trained": raft,
                         f"weaker reader ({count_parameters(small_model)[1] / 1e6:.1f}M)": weak}).T
@@ -381,9 +382,9 @@ claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
 # NBVAL_TOLERANCE 0.01: rates over 200-300 greedy answers may move by two answers on another CPU
 base_world_a = world_a_scores(model, tokenizer)
 forgetting = pd.DataFrame({name: {"World A ppl": rows[name]["world_a_ppl"], "World A RC EM": rows[name]["rc_em"]}
-                           for name in ["closed-book", *inject.ARMS]}).T
+                           for name in ["closed-book", *injection.ARMS]}).T
 forgetting.loc["closed-book"] = [base_world_a["world_a_ppl"], base_world_a["rc_em"]]
-forgetting.index = ["base model", *inject.ARMS]
+forgetting.index = ["base model", *injection.ARMS]
 lora_ppl, full_ppl = rows["documents, LoRA"]["world_a_ppl"], rows["documents, full"]["world_a_ppl"]
 claim(model, full_ppl > lora_ppl, f"full fine-tuning forgets more World A than LoRA on the same documents and "
       f"budget (World A perplexity {full_ppl:.3f} vs {lora_ppl:.3f}; base {base_world_a['world_a_ppl']:.3f})")
@@ -458,7 +459,7 @@ table = pd.DataFrame({name: {
     "EM lexical": rows[name]["em_lexical"], "EM paraphrased": rows[name]["em_paraphrased"], "MC": rows[name]["mc"],
     "EM with RAG": rows[name]["rag_em"], "World A ppl": rows[name]["world_a_ppl"],
     "trainable": rows[name]["trainable"], "train s": rows[name]["train_seconds"],
-} for name in ["closed-book", *inject.ARMS]}).T
+} for name in ["closed-book", *injection.ARMS]}).T
 table.loc["RAG (BM25, top 1)"] = [rag_scores["em_lexical"], rag_scores["em_paraphrased"], rag_scores["mc"],
                                   rag_scores["em"], base_world_a["world_a_ppl"], 0, 0]
 table.round(3)
@@ -491,12 +492,12 @@ save_results("05_finetune_or_rag", {
 #
 # Each row's evidence is read from the results files that lessons 02 to 05 wrote when they ran (`results/`), never
 # typed; the same table is [`docs/decision_guide.md`](../docs/decision_guide.md), written by
-# `python -m ftrag.guide`, and a test fails when that page and the files disagree.
+# `python -m ftrag.course.guide`, and a test fails when that page and the files disagree.
 
 # %%
-from ftrag import guide  # noqa: E402
+from ftrag import decision  # noqa: E402
 
-for row in guide.table().itertuples():
+for row in decision.table().itertuples():
     print(f"{row.Index + 1:>2}. {row.situation}\n    -> {row.do}\n    evidence: {row.evidence}\n")
 
 # %% [markdown]
@@ -537,7 +538,7 @@ for row in guide.table().itertuples():
 #
 # **Rerun it on a real model.** Set `MODEL_NAME` (or `FTRAG_MODEL`) to a hub id on Colab: every live cell reruns
 # and the claims are reported. For the trained arms, run `FTRAG_MODEL=HuggingFaceTB/SmolLM2-135M python -m
-# ftrag.inject --device cuda --out results/05_injection_smollm.json` on a GPU and point `SWEEP_FILE` at it.
+# ftrag.tasks.injection --device cuda --out results/05_injection_smollm.json` on a GPU and point `SWEEP_FILE` at it.
 #
 # **Next:** the lab [`labs/05_finetune_or_rag.ipynb`](../labs/05_finetune_or_rag.ipynb): the multiple-choice
 # scorer, RAFT-style training examples, the paraphrase experiment for one k, and the cost of one new fact.

@@ -3,11 +3,11 @@
 Every lesson and solution is written as a Python file in jupytext's "percent" format, which editors understand
 (VS Code, PyCharm, JupyterLab with jupytext): ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose
 lines are comments, ``# %% tags=["parameters"]`` tags a code cell, and ``# %% colab-install`` stands for the Colab
-install cell (``ftrag.colab.install_cell()``; the badge is set by ``ftrag.colab.rewrite``). jupytext reads the
+install cell (``ftrag.course.colab.install_cell()``; the badge is set by ``ftrag.course.colab.rewrite``). jupytext reads the
 cells; this script adds what is the course's own: the first line of the file,
 ``# notebook: notebooks/02_json_finetuning.ipynb``, names the notebook it builds; the install cell; stable cell ids;
-a lesson's slideshow metadata (``ftrag.slides``). The notebook is written without outputs;
-``python -m ftrag.refresh PATH`` then executes it (the only way reference outputs are made).
+a lesson's slideshow metadata (``ftrag.course.slides``). The notebook is written without outputs;
+``python -m ftrag.course.refresh PATH`` then executes it (the only way reference outputs are made).
 
 Sources diff and review better than JSON, and they are the record of what a lesson was meant to say.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from ftrag import colab, slides
+from ftrag.course import colab, slides
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = "colab-install"  # the title of the cell that stands for the Colab install cell
@@ -61,7 +61,7 @@ def build(source: Path) -> Path:
                    "language_info": {"name": "python", "pygments_lexer": "ipython3"}}
     for number, cell in enumerate(nb.cells):  # stable ids: a rebuild changes only the cells that changed
         cell.id = f"cell-{number:03d}"
-    if target.startswith("notebooks/"):  # lessons carry slideshow metadata (python -m ftrag.slides builds decks)
+    if target.startswith("notebooks/"):  # lessons carry slideshow metadata (python -m ftrag.course.slides builds decks)
         slides.tag(nb)
     out = ROOT / target
     nbformat.write(colab.rewrite(nb, target), out)

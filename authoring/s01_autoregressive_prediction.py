@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ftrag.model import load_model, perplexity
+from ftrag.lm import load_model, perplexity
 
 model, tokenizer = load_model("course-lm", device="cpu")
 
@@ -73,7 +73,7 @@ check_perplexity_from_logits(perplexity_from_logits)
 # ## Exercise 3: the most surprising text
 #
 # Write `most_surprising(model, tokenizer, texts)`: return the index of the text with the highest perplexity under
-# the model (use `perplexity` from `ftrag.model`, one text at a time). The check tries a World A sentence, a dialect
+# the model (use `perplexity` from `ftrag.lm`, one text at a time). The check tries a World A sentence, a dialect
 # memo header and a simple story.
 
 # %%

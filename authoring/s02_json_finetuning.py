@@ -18,8 +18,8 @@ import json
 import jsonschema
 import torch
 
-from ftrag.jsontask import load_schema
-from ftrag.model import load_model
+from ftrag.lm import load_model
+from ftrag.tasks.json_output import load_schema
 
 model, tokenizer = load_model("course-lm", device="cpu")
 schema = load_schema()

@@ -16,7 +16,7 @@
 import json
 
 from ftrag.files import read_examples
-from ftrag.model import load_model
+from ftrag.lm import load_model
 from ftrag.paths import repo_root
 from ftrag.retrieval import BM25Retriever, Chunk
 

@@ -14,7 +14,7 @@
 
 # %%
 from ftrag.files import read_jsonl
-from ftrag.model import format_prompt, generate, load_model
+from ftrag.lm import format_prompt, generate, load_model
 from ftrag.retrieval import BM25Retriever, chunk_documents
 
 model, tokenizer = load_model("course-lm", device="cpu")

@@ -15,12 +15,12 @@
 # %%
 import json
 
-from ftrag import inject
-from ftrag.model import load_model
+from ftrag.lm import load_model
 from ftrag.paths import repo_root
+from ftrag.tasks import injection
 
 model, tokenizer = load_model("course-lm", device="cpu")
-facts = inject.fact_set(seed=0)
+facts = injection.fact_set(seed=0)
 sweep = json.loads((repo_root() / "results" / "05_injection.json").read_text())
 
 # %% [markdown]
@@ -72,7 +72,7 @@ check_option_score(option_score, pick)
 # Return the prompt in the course's format, `format_prompt(question, passages)`.
 
 # %%
-from ftrag.model import format_prompt
+from ftrag.lm import format_prompt
 
 
 def raft_prompt(question: str, gold: str, distractors: list[str], n: int, position: int, include_gold: bool) -> str:
@@ -97,8 +97,8 @@ check_raft_prompt(raft_prompt)
 #
 # The paraphrase curve of lesson 05 used *mixed* training. Write `mixed_texts(facts, k)`: the first `k`
 # renderings of every document of the fact set (train half first, then the evaluation half; in each, document by
-# document; `inject.renderings(docs, k)` gives them in that order), followed by the train half's question/answer
-# pairs as texts (`inject.qa_text(row)`). Then `passes(tokenizer, texts, budget)`: how many times each text is seen
+# document; `injection.renderings(docs, k)` gives them in that order), followed by the train half's question/answer
+# pairs as texts (`injection.qa_text(row)`). Then `passes(tokenizer, texts, budget)`: how many times each text is seen
 # when `budget` tokens are trained on: budget divided by the texts' total tokens (`tokenizer(text)["input_ids"]`,
 # minus the BOS each starts with, plus one EOS each). The arms share a budget of 300 x 8 x 256 tokens.
 
@@ -106,7 +106,7 @@ check_raft_prompt(raft_prompt)
 def mixed_texts(facts, k: int) -> list[str]:
     """k renderings of each document of the fact set, then the train half's QA pairs."""
     ### BEGIN SOLUTION
-    return inject.renderings(facts.train_docs + facts.eval_docs, k) + [inject.qa_text(r) for r in facts.train_qa]
+    return injection.renderings(facts.train_docs + facts.eval_docs, k) + [injection.qa_text(r) for r in facts.train_qa]
     ### END SOLUTION
 
 

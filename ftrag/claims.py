@@ -6,7 +6,7 @@ claim held there, so they see which conclusions carry over instead of a failed a
 
 from __future__ import annotations
 
-from ftrag.model import DEFAULT_MODEL
+from ftrag.lm import DEFAULT_MODEL
 
 
 def is_course_model(model) -> bool:

@@ -11,7 +11,8 @@ DEVICE_ENV = "FTRAG_DEVICE"
 _KNOWN_DEVICES = ("cpu", "cuda", "mps")
 
 
-# What every notebook kernel sees when the reference outputs are made (python -m ftrag.refresh) and under the tests
+# What every notebook kernel sees when the reference outputs are made (python -m ftrag.course.refresh) and under the
+# tests
 # (conftest.py): offline, on the CPU, one thread, no progress bars. A learner can set the same to reproduce them.
 RUN_ENV = {
     "FTRAG_DEVICE": "cpu",  # reference outputs are CPU outputs

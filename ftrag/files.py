@@ -89,7 +89,8 @@ def _stream_sha256(f) -> str:
 def sync_generated(pages: dict[Path, str], root: Path, *, check: bool) -> list[str]:
     """Paths (relative to ``root``) of ``pages`` whose file differs from the text; unless ``check``, write them.
 
-    The one write-or-compare loop behind every generator's ``--check`` (``ftrag.labs``, ``ftrag.workshop``).
+    The one write-or-compare loop behind every generator's ``--check`` (``ftrag.course.labs``,
+    ``ftrag.course.workshop``).
     """
     stale = []
     for path, text in pages.items():

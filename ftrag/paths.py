@@ -16,7 +16,7 @@ def _candidates() -> list[Path]:
     found = [parent / "data" for parent in (here, *here.parents)]
     # An editable install (local, CI) has the package inside the repo, next to data/.
     found.append(Path(__file__).resolve().parents[1] / "data")
-    # A Colab clone lives under /content/<repo>/ (see ftrag.colab).
+    # A Colab clone lives under /content/<repo>/ (see ftrag.course.colab).
     content = Path("/content")
     if content.is_dir():
         found.extend(sorted(content.glob("*/data")))

@@ -141,7 +141,7 @@ def check_device() -> tuple[bool, str, str]:
 
 def check_course_model() -> tuple[bool, str, str]:
     from ftrag.files import read_jsonl
-    from ftrag.model import answer_questions, exact_match, load_model
+    from ftrag.lm import answer_questions, exact_match, load_model
 
     start = time.perf_counter()
     model, tokenizer = load_model("course-lm")

@@ -12,6 +12,7 @@ import math
 import os
 from pathlib import Path
 
+from ftrag.claims import is_course_model
 from ftrag.paths import repo_root
 
 RESULTS_ENV = "FTRAG_RESULTS"  # where save_results writes instead of results/ (the tests set a temporary folder)
@@ -52,7 +53,6 @@ def save_results(lesson: str, values: dict, model=None) -> None:
     With ``model`` given and not the course model, nothing is written. Returns nothing, so a notebook cell that ends
     with this call shows only the printed line.
     """
-    from ftrag.claims import is_course_model
 
     if not isinstance(lesson, str) or not lesson or "/" in lesson:
         raise ValueError(f"lesson must be a file stem like '05_finetune_or_rag', got {lesson!r}")
@@ -74,6 +74,6 @@ def load_results(lesson: str) -> dict:
     """The numbers a lesson recorded (``results/<lesson>.json``); a clear error if it has not run yet."""
     path = results_dir() / f"{lesson}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: run the lesson's notebook (or `python -m ftrag.refresh "
+        raise FileNotFoundError(f"{path} does not exist: run the lesson's notebook (or `python -m ftrag.course.refresh "
                                 f"notebooks/{lesson}.ipynb`) to record its results")
     return json.loads(path.read_text())

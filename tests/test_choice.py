@@ -2,8 +2,8 @@
 
 import pytest
 
-from ftrag import choice
 from ftrag.files import read_jsonl
+from ftrag.tasks import multiple_choice
 
 
 @pytest.fixture(scope="module")
@@ -14,17 +14,17 @@ def world_b():
 
 @pytest.fixture(scope="module")
 def course():
-    from ftrag.model import load_model
+    from ftrag.lm import load_model
 
     return load_model("course-lm", device="cpu")
 
 
 def test_options_hold_the_answer_once_and_same_type_distractors(world_b):
-    from ftrag.model import normalize_answer
+    from ftrag.lm import normalize_answer
 
     qa, facts, _ = world_b
     rows = qa[::37]
-    options = choice.options_for(rows, facts, n_distractors=3, seed=0)
+    options = multiple_choice.options_for(rows, facts, n_distractors=3, seed=0)
     by_type = {}
     for f in facts:
         by_type.setdefault(f["answer_type"], set()).add(f["value"])
@@ -32,32 +32,32 @@ def test_options_hold_the_answer_once_and_same_type_distractors(world_b):
         assert len(opts) == 4 and len(set(opts)) == 4
         assert [normalize_answer(o) for o in opts].count(normalize_answer(row["answer"])) == 1
         assert set(opts) <= by_type[row["answer_type"]]
-    assert choice.options_for(rows[3:5], facts) == options[3:5]  # a row's options do not depend on the others
-    assert choice.options_for(rows, facts, seed=1) != options
+    assert multiple_choice.options_for(rows[3:5], facts) == options[3:5]  # a row's options do not depend on the others
+    assert multiple_choice.options_for(rows, facts, seed=1) != options
     assert len({tuple(o).index(r["answer"]) for o, r in zip(options, rows, strict=True)}) > 1  # answer not always 1st
 
 
 def test_options_for_rejects_bad_input(world_b):
     qa, facts, _ = world_b
     with pytest.raises(ValueError, match="answer_type 'colour'"):
-        choice.options_for([{**qa[0], "answer_type": "colour"}], facts)
+        multiple_choice.options_for([{**qa[0], "answer_type": "colour"}], facts)
     with pytest.raises(ValueError, match="lacks"):
-        choice.options_for([{"question": "?"}], facts)
+        multiple_choice.options_for([{"question": "?"}], facts)
     with pytest.raises(ValueError, match="at most"):
-        choice.options_for(qa[:1], facts, n_distractors=10_000)
+        multiple_choice.options_for(qa[:1], facts, n_distractors=10_000)
     with pytest.raises(ValueError, match="non-empty list"):
-        choice.options_for(qa[0], facts)
+        multiple_choice.options_for(qa[0], facts)
 
 
 def test_option_log_likelihood_is_the_summed_log_probability(course):
     import torch
     import torch.nn.functional as F
 
-    from ftrag.model import format_prompt
+    from ftrag.lm import format_prompt
 
     model, tok = course
     prompt = format_prompt("Where does Mira Holt live?", ["Mira Holt lives in Ulvard."])
-    got = choice.option_log_likelihoods(model, tok, [prompt], [["Ulvard", "Rothwick"]])[0]
+    got = multiple_choice.option_log_likelihoods(model, tok, [prompt], [["Ulvard", "Rothwick"]])[0]
     ids = tok(prompt)["input_ids"]
     option = tok(" Ulvard", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_option_log_likelihood_is_the_summed_log_probability(course):
     want = sum(logp[len(ids) - 1 + j, t].item() for j, t in enumerate(option))
     assert got[0] == pytest.approx(want, abs=1e-3) and got[0] > got[1]
     with pytest.raises(ValueError, match="one list of options per prompt"):
-        choice.option_log_likelihoods(model, tok, [prompt], [["a"], ["b"]])
+        multiple_choice.option_log_likelihoods(model, tok, [prompt], [["a"], ["b"]])
 
 
 def test_reading_the_document_beats_closed_book(course, world_b):
@@ -73,10 +73,10 @@ def test_reading_the_document_beats_closed_book(course, world_b):
     model, tok = course
     qa, facts, docs = world_b
     rows = [q for q in qa if q["kind"] == "lexical"][::20][:24]
-    options = choice.options_for(rows, facts)
-    open_book, picks = choice.mc_accuracy(model, tok, rows, options, [[docs[r["doc_id"]]] for r in rows])
-    closed_book, _ = choice.mc_accuracy(model, tok, rows, options)
+    options = multiple_choice.options_for(rows, facts)
+    open_book, picks = multiple_choice.mc_accuracy(model, tok, rows, options, [[docs[r["doc_id"]]] for r in rows])
+    closed_book, _ = multiple_choice.mc_accuracy(model, tok, rows, options)
     assert len(picks) == len(rows) and all(p in o for p, o in zip(picks, options, strict=True))
     assert open_book >= 0.8 and open_book >= closed_book + 0.3, (open_book, closed_book)
     with pytest.raises(ValueError, match="one list per row"):
-        choice.mc_accuracy(model, tok, rows, options, [[]])
+        multiple_choice.mc_accuracy(model, tok, rows, options, [[]])

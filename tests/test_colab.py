@@ -8,7 +8,7 @@ import types
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
-from ftrag import colab
+from ftrag.course import colab
 from ftrag.paths import repo_root
 
 ROOT = repo_root()

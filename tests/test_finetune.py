@@ -3,10 +3,11 @@
 import pytest
 import torch
 
-from ftrag import finetune as ft
-from ftrag import jsontask as jt
-from ftrag import model as M
+from ftrag import lm as M
+from ftrag import train as ft
+from ftrag.course import adapters
 from ftrag.paths import data_path
+from ftrag.tasks import json_output as jt
 
 LAYERS, HIDDEN, FF = 2, 32, 64
 
@@ -184,7 +185,7 @@ def test_lm_examples_reject_bad_texts(tokenizer, bad, message):
 
 
 def test_context_perplexity_scores_only_the_text(tokenizer):
-    from ftrag.model import context_perplexity, perplexity
+    from ftrag.lm import context_perplexity, perplexity
 
     model = tiny_model(tokenizer)
     texts = ["STAT: wipz / OWN: Lulzael Naelzael", "orlq trosk mevq"]
@@ -222,9 +223,9 @@ def test_load_adapter_round_trip_and_clear_error(tokenizer, tmp_path):
 
     peft_model = ft.lora_model(tiny_model(tokenizer), 2)
     ft.save_adapter(peft_model, tmp_path / "adapter")
-    (tmp_path / "adapter" / "training.json").write_text(json.dumps({"command": "python -m ftrag.finetune"}))
+    (tmp_path / "adapter" / "training.json").write_text(json.dumps({"command": "python -m ftrag.course.adapters"}))
     loaded, record = ft.load_adapter(tiny_model(tokenizer), tmp_path / "adapter")
-    assert record == {"command": "python -m ftrag.finetune"} and not loaded.training
+    assert record == {"command": "python -m ftrag.course.adapters"} and not loaded.training
     assert sum(p.numel() for n, p in loaded.named_parameters() if "lora_" in n) > 0
     with pytest.raises(FileNotFoundError, match="no adapter|not in the course data"):
         ft.load_adapter(tiny_model(tokenizer), "no-such-adapter")
@@ -236,9 +237,9 @@ def test_load_adapter_round_trip_and_clear_error(tokenizer, tmp_path):
 
 
 def test_split_memos_and_closing_em(tokenizer):
-    from ftrag.dialect import closing_em, split_memos
     from ftrag.files import read_examples
-    from ftrag.world.dialect import CLOSING
+    from ftrag.tasks.dialect import closing_em, split_memos
+    from ftrag.world.memos import CLOSING
 
     memos = read_examples("dialect", "test.txt")[:3]
     heads, closings = split_memos(memos)
@@ -259,10 +260,10 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
     """The memo is read once and its cache shared by the twelve endings: same pick as scoring each full row."""
     import torch
 
-    from ftrag.dialect import closing_choices, split_memos
     from ftrag.files import read_examples
-    from ftrag.model import rows_nll
-    from ftrag.world.dialect import CLOSING
+    from ftrag.lm import rows_nll
+    from ftrag.tasks.dialect import closing_choices, split_memos
+    from ftrag.world.memos import CLOSING
 
     heads, _ = split_memos(read_examples("dialect", "test.txt")[:4])
     contexts = ["", "A memo before it.\n\n", "", "x " * 600]  # the last one must lose its oldest tokens
@@ -287,7 +288,7 @@ def test_finetune_command_trains_a_dialect_adapter(tokenizer, tmp_path):
     tiny_model(tokenizer).save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
     out = tmp_path / "adapter"
-    assert ft.main(["--task", "dialect", "--model", str(tmp_path / "tiny"), "--steps", "3", "--batch-size", "2",
+    assert adapters.main(["--task", "dialect", "--model", str(tmp_path / "tiny"), "--steps", "3", "--batch-size", "2",
                     "--warmup-steps", "1", "--eval", "2", "--out", str(out)]) == 0
     record = json.loads((out / "training.json").read_text())
     assert record["task"] == "dialect" and record["config"]["steps"] == 3
@@ -305,7 +306,7 @@ def test_course_model_in_4bit_generates_on_cpu():
 
 
 def test_dialect_training_examples_hold_whole_memos(tokenizer):
-    from ftrag import dialect
+    from ftrag.tasks import dialect
 
     examples = dialect.training_examples(tokenizer, steps=2, batch_size=2)
     assert len(examples) >= 4 and all(len(e["input_ids"]) <= dialect.BLOCK_SIZE for e in examples)
@@ -319,34 +320,35 @@ def test_dialect_sweep_writes_resumable_rows(tokenizer, tmp_path, monkeypatch):
     import functools
     import json
 
-    from ftrag import dialect
+    from ftrag.course import forgetting
+    from ftrag.tasks import dialect
 
     monkeypatch.setattr(dialect, "forgetting_scores",
                         functools.partial(dialect.forgetting_scores, n_test=3, n_heldout=3, n_rc=3))
     out = tmp_path / "sweep.json"
     runs = [("lora", 1, 1e-3), ("full", 0, 1e-4)]
-    record = dialect.sweep(out, steps=2, batch_size=1, runs=runs)
+    record = forgetting.sweep(out, steps=2, batch_size=1, runs=runs)
     assert [(r["method"], r["rank"]) for r in record["rows"]] == [("base", 0), ("lora", 1), ("full", 0)]
-    assert record["budget"]["steps"] == 2 and "python -m ftrag.dialect" in record["command"]
+    assert record["budget"]["steps"] == 2 and "python -m ftrag.course.forgetting" in record["command"]
     assert all({"dialect_ppl", "world_a_ppl", "rc_em", "trainable"} <= set(r) for r in record["rows"])
     assert record["rows"][1]["trainable"] < record["rows"][2]["trainable"]
     assert json.loads(out.read_text()) == record
     with pytest.raises(ValueError, match="method must be 'lora' or 'full'"):
         dialect.train_on_memos(tiny_model(tokenizer), tokenizer, method="qlora", steps=1, batch_size=1)
     monkeypatch.setattr(dialect, "train_on_memos", lambda *a, **k: pytest.fail("a recorded run was trained again"))
-    assert dialect.sweep(out, steps=2, batch_size=1, runs=runs)["rows"] == record["rows"]
+    assert forgetting.sweep(out, steps=2, batch_size=1, runs=runs)["rows"] == record["rows"]
 
 
 def test_committed_forgetting_sweep_is_complete():
     """Lesson 03 plots results/03_forgetting_sweep.json: every run of the sweep, every metric, the command."""
     import json
 
-    from ftrag import dialect
+    from ftrag.course import forgetting
     from ftrag.paths import repo_root
 
     record = json.loads((repo_root() / "results" / "03_forgetting_sweep.json").read_text())
-    assert record["command"].startswith("python -m ftrag.dialect") and record["budget"]["seed"] == 0
+    assert record["command"].startswith("python -m ftrag.course.forgetting") and record["budget"]["seed"] == 0
     done = {(r["method"], r["rank"], r["lr"]) for r in record["rows"]}
-    assert set(dialect.SWEEP) <= done and ("base", 0, 0.0) in done
+    assert set(forgetting.SWEEP) <= done and ("base", 0, 0.0) in done
     for row in record["rows"]:
         assert row["dialect_ppl"] > 1 and row["world_a_ppl"] > 1 and 0 <= row["rc_em"] <= 1

@@ -5,8 +5,8 @@ import torch
 
 from ftrag import data_dir, data_path, get_device, seed_everything
 from ftrag.check import CheckFailed, call_solution, expect_close, expect_equal, expect_filled
+from ftrag.course.labs import LabSyntaxError, strip_solution
 from ftrag.env import environment_report
-from ftrag.labs import LabSyntaxError, strip_solution
 
 
 def test_seed_everything_repeats_torch_and_numpy():

@@ -5,9 +5,11 @@ import json
 
 import pytest
 
-from ftrag import guide, inject
+from ftrag import decision
+from ftrag.course import guide
 from ftrag.paths import repo_root
 from ftrag.results import load_results, save_results
+from ftrag.tasks import injection
 
 METRICS = ("em", "mc", "em_lexical", "em_paraphrased", "mc_lexical", "mc_paraphrased", "em_train_half", "rag_em",
            "world_a_ppl", "rc_em", "trainable", "train_seconds", "tokens", "saved_bytes")
@@ -15,47 +17,47 @@ METRICS = ("em", "mc", "em_lexical", "em_paraphrased", "mc_lexical", "mc_paraphr
 
 @pytest.fixture(scope="module")
 def facts():
-    return inject.fact_set(seed=0)
+    return injection.fact_set(seed=0)
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from ftrag.model import load_model
+    from ftrag.lm import load_model
 
     return load_model("course-lm", device="cpu")[1]
 
 
 def test_fact_set_halves_are_disjoint_and_seeded(facts):
     train, evaluation = {d["doc_id"] for d in facts.train_docs}, {d["doc_id"] for d in facts.eval_docs}
-    assert len(train) == len(evaluation) == inject.N_DOCS // 2 and not train & evaluation
+    assert len(train) == len(evaluation) == injection.N_DOCS // 2 and not train & evaluation
     assert {r["doc_id"] for r in facts.eval_qa} == evaluation and {r["doc_id"] for r in facts.train_qa} == train
     assert {r["kind"] for r in facts.eval_qa} == {"lexical", "paraphrased"}
-    assert inject.fact_set(seed=0).doc_ids == facts.doc_ids and inject.fact_set(seed=1).doc_ids != facts.doc_ids
+    assert injection.fact_set(seed=0).doc_ids == facts.doc_ids and injection.fact_set(seed=1).doc_ids != facts.doc_ids
     with pytest.raises(ValueError, match="n_docs"):
-        inject.fact_set(n_docs=10_000)
+        injection.fact_set(n_docs=10_000)
 
 
 def test_training_texts_hold_no_evaluation_question(facts):
     for k in (1, 10):
-        plain, mixed = inject.injection_texts(facts, k), inject.injection_texts(facts, k, mixed=True)
-        assert len(plain) == k * inject.N_DOCS and mixed[:len(plain)] == plain
+        plain, mixed = injection.injection_texts(facts, k), injection.injection_texts(facts, k, mixed=True)
+        assert len(plain) == k * injection.N_DOCS and mixed[:len(plain)] == plain
         assert len(mixed) == len(plain) + len(facts.train_qa)
         assert not {r["question"] for r in facts.eval_qa} & {t for text in mixed for t in text.split("\n")}
         assert not any(r["question"] in text for r in facts.eval_qa for text in mixed)
-    assert inject.renderings(facts.eval_docs[:1], 1) == [facts.eval_docs[0]["text"]]  # rendering 1: the document
+    assert injection.renderings(facts.eval_docs[:1], 1) == [facts.eval_docs[0]["text"]]  # rendering 1: the document
     with pytest.raises(ValueError, match="k must be"):
-        inject.renderings(facts.eval_docs, 11)
+        injection.renderings(facts.eval_docs, 11)
 
 
 def test_packed_examples_fill_the_budget(facts, tokenizer):
-    texts = inject.injection_texts(facts, 1)
-    blocks = inject.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
+    texts = injection.injection_texts(facts, 1)
+    blocks = injection.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
     assert len(blocks) == 20 and all(len(b["input_ids"]) <= 64 for b in blocks)
-    assert blocks == inject.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
+    assert blocks == injection.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
 
 
 def test_answer_examples_learn_the_answer_only(tokenizer):
-    example = inject.answer_example(tokenizer, "Question: Who?\nAnswer:", "Mira Holt")
+    example = injection.answer_example(tokenizer, "Question: Who?\nAnswer:", "Mira Holt")
     learned = [t for t in example["labels"] if t >= 0]
     assert tokenizer.decode(learned[:-1]).strip() == "Mira Holt" and learned[-1] == tokenizer.eos_token_id
     assert len(example["labels"]) == len(example["input_ids"])
@@ -64,24 +66,24 @@ def test_answer_examples_learn_the_answer_only(tokenizer):
 def test_raft_prompts_mix_gold_and_distractors(facts):
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
     rows = facts.train_qa[:40]
-    pairs = inject.raft_prompts(facts, rows, copies=2, seed=0)
-    assert len(pairs) == 80 and pairs == inject.raft_prompts(facts, rows, copies=2, seed=0)
+    pairs = injection.raft_prompts(facts, rows, copies=2, seed=0)
+    assert len(pairs) == 80 and pairs == injection.raft_prompts(facts, rows, copies=2, seed=0)
     with_gold = [by_id[r["doc_id"]] in p for (p, _), r in zip(pairs, rows * 2, strict=True)]
     assert 0.6 < sum(with_gold) / len(with_gold) < 0.95  # p_gold = 0.8
     assert all(a == r["answer"] for (_, a), r in zip(pairs, rows * 2, strict=True))
     assert all(p.count("Passage:") >= 1 for p, _ in pairs)
-    for others, row in zip(inject.distractor_docs(facts, [r["question"] for r in rows], [r["doc_id"] for r in rows]),
+    for others, row in zip(injection.distractor_docs(facts, [r["question"] for r in rows], [r["doc_id"] for r in rows]),
                            rows, strict=True):
         assert by_id[row["doc_id"]] not in others and len(others) == 4
     with pytest.raises(ValueError, match="p_gold"):
-        inject.raft_prompts(facts, rows, p_gold=1.5)
+        injection.raft_prompts(facts, rows, p_gold=1.5)
 
 
 def test_raft_prompts_fit_the_context(facts, tokenizer):
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
-    pairs = inject.raft_prompts(facts, facts.train_qa, copies=1, tokenizer=tokenizer, max_tokens=300)
+    pairs = injection.raft_prompts(facts, facts.train_qa, copies=1, tokenizer=tokenizer, max_tokens=300)
     assert max(len(tokenizer(p, verbose=False)["input_ids"]) for p, _ in pairs) <= 300
-    untrimmed = inject.raft_prompts(facts, facts.train_qa, copies=1)
+    untrimmed = injection.raft_prompts(facts, facts.train_qa, copies=1)
     for (p, _), (q, _), row in zip(pairs, untrimmed, facts.train_qa, strict=True):
         assert (by_id[row["doc_id"]] in p) == (by_id[row["doc_id"]] in q)  # trimming drops distractors only
 
@@ -90,31 +92,32 @@ def test_reading_passages_put_the_gold_document_among_look_alikes(facts):
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
     rows = facts.eval_qa[:30]
     for n in (0, 2, 4):
-        lists = inject.reading_passages(facts, rows, n)
+        lists = injection.reading_passages(facts, rows, n)
         assert all(len(p) == n + 1 and by_id[r["doc_id"]] in p for p, r in zip(lists, rows, strict=True))
-    positions = {p.index(by_id[r["doc_id"]]) for p, r in zip(inject.reading_passages(facts, rows, 2), rows,
+    positions = {p.index(by_id[r["doc_id"]]) for p, r in zip(injection.reading_passages(facts, rows, 2), rows,
                                                               strict=True)}
     assert positions == {0, 1, 2}
 
 
 def test_a_changed_fact(facts):
-    target = inject.change_target(facts)
+    target = injection.change_target(facts)
     assert target["doc"] in facts.eval_docs and target["old"] in target["doc"]["text"] and target["questions"]
-    changed = inject.changed_document(target["doc"], target["old"], target["new"])
+    changed = injection.changed_document(target["doc"], target["old"], target["new"])
     assert target["new"] in changed["text"] and target["old"] not in changed["text"]
-    assert all(target["new"] in t for t in inject.changed_renderings(target["doc"], target["old"], target["new"], 10))
+    renderings = injection.changed_renderings(target["doc"], target["old"], target["new"], 10)
+    assert all(target["new"] in t for t in renderings)
     with pytest.raises(ValueError, match="does not occur"):
-        inject.changed_document(target["doc"], "$0", "$1")
+        injection.changed_document(target["doc"], "$0", "$1")
 
 
 def test_the_sweep_file_was_made_by_this_code():
     """Lesson 05 reads results/05_injection.json (45 min to remake): its fact set and arms must be what the code
-    makes today, so that a change to ftrag.inject that would need a rerun of the sweep fails here."""
+    makes today, so that a change to ftrag.tasks.injection that would need a rerun of the sweep fails here."""
     record = json.loads((repo_root() / "results" / "05_injection.json").read_text())
-    facts = inject.fact_set(seed=record["budget"]["seed"])
+    facts = injection.fact_set(seed=record["budget"]["seed"])
     assert record["fact_set"]["eval_docs"] == [d["doc_id"] for d in facts.eval_docs]
-    assert set(inject.ARMS) <= set(record["rows"]), "an arm of ftrag.inject is missing: rerun the sweep"
-    for name in ["closed-book", *inject.ARMS]:
+    assert set(injection.ARMS) <= set(record["rows"]), "an arm of ftrag.tasks.injection is missing: rerun the sweep"
+    for name in ["closed-book", *injection.ARMS]:
         missing = [m for m in METRICS if m not in record["rows"][name]]
         assert not missing, f"{name} lacks {missing}: rerun the sweep"
 
@@ -139,18 +142,18 @@ def test_results_files_round_and_refuse_bad_values(tmp_path, monkeypatch):
 
 
 def test_decision_guide_agrees_with_the_lessons_results():
-    """docs/decision_guide.md is exactly what the results files of lessons 02-05 say (python -m ftrag.guide)."""
+    """docs/decision_guide.md is exactly what the results files of lessons 02-05 say (python -m ftrag.course.guide)."""
     assert guide.guide_path().read_text() == guide.markdown(), \
-        "docs/decision_guide.md disagrees with results/: run `python -m ftrag.guide` after rerunning a lesson"
-    for stem in guide.LESSONS.values():
+        "docs/decision_guide.md disagrees with results/: run `python -m ftrag.course.guide` after rerunning a lesson"
+    for stem in decision.LESSONS.values():
         assert load_results(stem), f"results/{stem}.json is empty"
-    assert len(guide.table()) == len(guide.ROWS)
+    assert len(decision.table()) == len(decision.ROWS)
 
 
 def test_guide_numbers_come_from_the_files():
     values = {"05": {"rag_em": 0.875}}
-    assert guide.fill("RAG {05:rag_em:.2f} [05]", values, links=False) == "RAG 0.88 (lesson 05)"
+    assert decision.fill("RAG {05:rag_em:.2f} [05]", values, links=False) == "RAG 0.88 (lesson 05)"
     with pytest.raises(KeyError, match="has no 'nothing'"):
-        guide.fill("{05:nothing}", values)
+        decision.fill("{05:nothing}", values)
     with pytest.raises(KeyError, match="no results file for lesson 07"):
-        guide.fill("{07:x}", values)
+        decision.fill("{07:x}", values)

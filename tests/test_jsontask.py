@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from ftrag import jsontask as jt
 from ftrag.paths import data_path
+from ftrag.tasks import json_output as jt
 
 TARGET = {"event_type": "talk", "title": "Weekend Astronomy Lecture", "town": "Ulvard", "date": "2026-08-24",
           "seats": 13, "contact": {"name": "Nina Wojcik", "phone": "946-6276"}}

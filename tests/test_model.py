@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ftrag import modelcard
-from ftrag.model import (
+from ftrag.course import modelcard
+from ftrag.lm import (
     ModelUnavailableError,
     exact_match,
     format_prompt,
@@ -211,7 +211,7 @@ def test_4bit_weights_dequantize_the_same_on_every_cpu():
     import bitsandbytes as bnb
     from bitsandbytes.backends.utils import _get_4bit_code
 
-    from ftrag.model import _portable_cpu_dequantize
+    from ftrag.lm.load import _portable_cpu_dequantize
 
     _portable_cpu_dequantize()
     w = torch.randn(96, 688, generator=torch.Generator().manual_seed(0))

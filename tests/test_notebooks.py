@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ftrag import colab, labs
+from ftrag.course import colab, labs
 from ftrag.paths import repo_root
 
 ROOT = repo_root()
@@ -27,7 +27,7 @@ def test_there_are_notebooks_and_every_solution_has_a_lab():
 @pytest.mark.parametrize("path", ALL, ids=_rel)
 def test_badge_and_install_cell_match_the_file(path):
     problems = colab.problems(nbformat.read(path, as_version=4), _rel(path))
-    assert not problems, "\n".join(problems) + "\nFix: python -m ftrag.colab"
+    assert not problems, "\n".join(problems) + "\nFix: python -m ftrag.course.colab"
 
 
 @pytest.mark.parametrize("path", ALL, ids=_rel)
@@ -42,7 +42,7 @@ def test_first_cell_has_title_time_and_prerequisites(path):
 def test_lessons_and_solutions_are_executed(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
-    assert all(c.execution_count is not None for c in code), "run `python -m ftrag.refresh` to execute it"
+    assert all(c.execution_count is not None for c in code), "run `python -m ftrag.course.refresh` to execute it"
 
 
 def test_badge_of_a_moved_notebook_is_caught():
@@ -53,7 +53,8 @@ def test_badge_of_a_moved_notebook_is_caught():
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_rel)
 def test_lab_is_generated_from_its_solution(solution):
     lab_path, text = labs.lab_text(solution, ROOT)
-    assert lab_path.exists() and lab_path.read_text() == text, f"{_rel(lab_path)} is stale: run python -m ftrag.labs"
+    assert lab_path.exists() and lab_path.read_text() == text, \
+        f"{_rel(lab_path)} is stale: run python -m ftrag.course.labs"
 
 
 @pytest.mark.slow  # executes each lab

@@ -1,4 +1,4 @@
-"""ftrag.pretrain end to end, and ftrag.model on its output: a tiny model trained in seconds on a tiny corpus
+"""ftrag.pretrain end to end, and ftrag.lm on its output: a tiny model trained in seconds on a tiny corpus
 in World A's format (so these tests need neither data/world_a nor the shipped course model)."""
 
 import json
@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ftrag import model as M
-from ftrag import pretrain as P
+from ftrag import lm as M
+from ftrag.files import read_examples
+from ftrag.pretrain.config import PretrainConfig
+from ftrag.pretrain.data import collate, epoch_batches
+from ftrag.pretrain.loop import lr_at, train
 
 TOWNS = "Lindholm Eastmere Kastel Norrvik Ashford Tellby Marrow Quillon".split()
 NAMES = "Anna Berg,Tom Reed,Lina Holm,Ivan Novak,Clara Falk,Omar Moss".split(",")
@@ -45,20 +48,20 @@ def world(tmp_path_factory):
     return root
 
 
-def _cfg(world, work, **kw) -> P.PretrainConfig:
+def _cfg(world, work, **kw) -> PretrainConfig:
     base = dict(phase1_data=str(world / "phase1.txt.xz"), phase2_data=str(world / "phase2.txt.xz"),
                 rc_test=str(world / "rc_test.jsonl"), heldout=str(world / "heldout.txt"), work_dir=str(work),
                 out_dir=str(work / "model"), vocab_size=300, hidden_size=32, num_layers=2, num_heads=2,
                 intermediate_size=64, max_len=128, batch_tokens=1024, phase1_budget=6000, phase2_budget=9000,
                 warmup_steps=5, probe_rows=5, log_every=1, precision="fp32", threads=1, lr=3e-3)
-    return P.PretrainConfig(**{**base, **kw})
+    return PretrainConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
 def trained(world, tmp_path_factory):
     """A tiny run to the end: (work dir, summary)."""
     work = tmp_path_factory.mktemp("run")
-    return work, P.train(_cfg(world, work))
+    return work, train(_cfg(world, work))
 
 
 @pytest.fixture(scope="module")
@@ -86,31 +89,31 @@ def test_pretrain_saves_a_plain_hf_model_whose_loss_fell(trained):
 def test_pretrain_resumes_to_the_same_weights(world, trained, tmp_path):
     from safetensors.torch import load_file
 
-    assert P.train(_cfg(world, tmp_path, stop_after_steps=7)) == {}  # stopped early, checkpointed
+    assert train(_cfg(world, tmp_path, stop_after_steps=7)) == {}  # stopped early, checkpointed
     assert not (tmp_path / "model").exists()
-    P.train(_cfg(world, tmp_path))  # the same command again continues the run
+    train(_cfg(world, tmp_path))  # the same command again continues the run
     a, b = load_file(trained[0] / "model" / "model.safetensors"), load_file(tmp_path / "model" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(SystemExit, match="other settings.*hidden_size"):
-        P.train(_cfg(world, tmp_path, hidden_size=64))
+        train(_cfg(world, tmp_path, hidden_size=64))
 
 
 def test_epoch_batches_respect_the_budget_and_are_reproducible():
     lengths = np.random.default_rng(0).integers(5, 200, size=3000)
-    plan = P.epoch_batches(lengths, 1024, seed=1, phase=0, epoch=0)
+    plan = epoch_batches(lengths, 1024, seed=1, phase=0, epoch=0)
     assert sorted(np.concatenate(plan).tolist()) == list(range(3000))  # every example once
     assert all(len(b) * lengths[b].max() <= 1024 for b in plan)
     assert lengths.sum() / sum(len(b) * lengths[b].max() for b in plan) > 0.9  # bucketing: little padding
-    again = P.epoch_batches(lengths, 1024, seed=1, phase=0, epoch=0)
+    again = epoch_batches(lengths, 1024, seed=1, phase=0, epoch=0)
     assert all(np.array_equal(x, y) for x, y in zip(plan, again, strict=True))
 
 
 def test_lr_schedule_warms_up_holds_and_decays():
-    cfg = P.PretrainConfig(lr=1.0, warmup_steps=10, decay_frac=0.2, min_lr_frac=0.1)
-    assert P.lr_at(cfg, 0, 0.0) == pytest.approx(0.1)
-    assert P.lr_at(cfg, 100, 0.5) == 1.0
-    assert P.lr_at(cfg, 100, 0.9) == pytest.approx(0.55)
-    assert P.lr_at(cfg, 100, 1.0) == pytest.approx(0.1)
+    cfg = PretrainConfig(lr=1.0, warmup_steps=10, decay_frac=0.2, min_lr_frac=0.1)
+    assert lr_at(cfg, 0, 0.0) == pytest.approx(0.1)
+    assert lr_at(cfg, 100, 0.5) == 1.0
+    assert lr_at(cfg, 100, 0.9) == pytest.approx(0.55)
+    assert lr_at(cfg, 100, 1.0) == pytest.approx(0.1)
 
 
 @pytest.mark.slow
@@ -130,11 +133,11 @@ def test_generate_is_batch_invariant_and_stops_at_newline(lm):
 @pytest.mark.slow
 def test_perplexity_matches_the_training_loss(lm, world):
     model, tok = lm
-    texts = P.read_examples(world / "heldout.txt", limit=8)
+    texts = read_examples(world / "heldout.txt", limit=8)
     rows = [tok(t)["input_ids"] + [tok.eos_token_id] for t in texts]  # BOS + text + EOS, as in training
     flat = np.concatenate([np.asarray(r, dtype=np.uint16) for r in rows])
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    ids, labels = P.collate(flat, offsets, np.arange(len(rows)), tok.pad_token_id)
+    ids, labels = collate(flat, offsets, np.arange(len(rows)), tok.pad_token_id)
     with torch.no_grad():
         loss = model(input_ids=ids, labels=labels).loss.item()
     assert M.perplexity(model, tok, texts) == pytest.approx(np.exp(loss), rel=1e-4)

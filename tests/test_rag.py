@@ -8,19 +8,8 @@ import torch
 from transformers import AutoTokenizer
 
 from ftrag.files import read_jsonl
-from ftrag.model import format_prompt
+from ftrag.lm import format_prompt
 from ftrag.paths import data_path
-from ftrag.rag import (
-    build_prompt,
-    doc_ranking,
-    doc_rankings,
-    mrr_at_k,
-    recall_at_k,
-    rerank,
-    retrieval_metrics,
-    retrieval_table,
-    retrieve_passages,
-)
 from ftrag.retrieval import (
     BM25Retriever,
     Chunk,
@@ -37,6 +26,17 @@ from ftrag.retrieval import (
     set_search_effort,
     split_sentences,
     strip_question_words,
+)
+from ftrag.retrieval.rag import (
+    build_prompt,
+    doc_ranking,
+    doc_rankings,
+    mrr_at_k,
+    recall_at_k,
+    rerank,
+    retrieval_metrics,
+    retrieval_table,
+    retrieve_passages,
 )
 
 
@@ -341,8 +341,8 @@ def test_build_prompt_respects_the_token_budget(tokenizer):
 
 @pytest.mark.slow
 def test_question_log_likelihood_is_the_sum_over_question_tokens(tokenizer):
-    from ftrag.model import load_model
-    from ftrag.rag import question_log_likelihood
+    from ftrag.lm import load_model
+    from ftrag.retrieval.rag import question_log_likelihood
 
     model, tok = load_model("course-lm", device="cpu")
     question, passages = "Where was Anna Berg born?", ["Anna Berg was born in Lindholm.", "Tom Reed likes tea."]

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ftrag import guide, preflight, slides, teaching, workshop
+from ftrag import decision, preflight
+from ftrag.course import guide, slides, teaching, workshop
 from ftrag.paths import repo_root
 
 ROOT = repo_root()
@@ -34,13 +35,13 @@ def test_readme_run_times_are_the_measured_ones(stats):
         two = f"{stats[rel]['threads_2']['seconds'] / 60:.1f} min" if "threads_2" in stats[rel] else None
         assert shown == (f"{two} (1 thread: {one})" if two else f"{one} (1 thread)"), \
             f"README says {shown} for lesson {number}; docs/run_stats.json says {stats[rel]['seconds']} s: " \
-            "run `python -m ftrag.workshop`"
+            "run `python -m ftrag.course.workshop`"
 
 
 def test_generated_pages_match_the_files():
     stale = [p.relative_to(ROOT).as_posix() for p, text in workshop.pages().items()
              if not p.is_file() or p.read_text() != text]
-    assert not stale, f"out of date: {stale}; run `python -m ftrag.workshop`"
+    assert not stale, f"out of date: {stale}; run `python -m ftrag.course.workshop`"
 
 
 @pytest.mark.parametrize("name", list(workshop.AGENDAS))
@@ -110,7 +111,7 @@ def test_instructor_readme_links_everything():
 def test_every_lesson_carries_slideshow_metadata():
     for path in slides.lesson_paths():
         assert not slides.problems(nbformat.read(path, as_version=4)), \
-            f"{path.name}: run `python -m ftrag.slides --tag`"
+            f"{path.name}: run `python -m ftrag.course.slides --tag`"
 
 
 def test_one_deck_builds_with_one_slide_per_heading(tmp_path):
@@ -196,20 +197,20 @@ def test_every_preflight_failure_links_a_section_that_exists():
 
 
 def test_handout_is_one_self_contained_page(tmp_path):
-    out = tmp_path / "guide.html"
+    out = tmp_path / "decision.html"
     assert guide.main(["--html", str(out)]) == 0
     html = out.read_text()
-    assert html.count("<tr>") == len(guide.ROWS) + 1
-    for situation, _, evidence in guide.ROWS:
+    assert html.count("<tr>") == len(decision.ROWS) + 1
+    for situation, _, evidence in decision.ROWS:
         assert situation.split(" (")[0] in html
-        assert escape(guide.fill(evidence, links=False))[:60] in html
+        assert escape(decision.fill(evidence, links=False))[:60] in html
     assert "<script" not in html and not re.search(r"(src|href)=\"?https?:", html)
     assert "size: A4 landscape" in html
     assert not re.search(r"\{\d\d:", html)  # every number filled in
 
 
 def test_gpu_memory_probe_is_nan_without_a_gpu(monkeypatch):
-    from ftrag import refresh
+    from ftrag.course import refresh
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no nvidia-smi here
     value = refresh._gpu_used_mb()
@@ -223,7 +224,7 @@ def test_authored_notebooks_match_their_sources():
         import nb as builder
     finally:
         sys.path.pop(0)
-    from ftrag import colab
+    from ftrag.course import colab
 
     sources = [p for p in sorted((ROOT / "authoring").glob("*.py")) if p.name != "nb.py"]
     targets = {builder.cells_of(p.read_text())[0] for p in sources}
@@ -238,4 +239,4 @@ def test_authored_notebooks_match_their_sources():
         assert [(c.cell_type, c.source, c.metadata.get("slideshow")) for c in built.cells] == \
             [(c.cell_type, c.source, c.metadata.get("slideshow")) for c in committed.cells], \
             f"{target} differs from {source.name}: run `python authoring/nb.py {source.relative_to(ROOT)}` " \
-            f"and `python -m ftrag.refresh {target}`"
+            f"and `python -m ftrag.course.refresh {target}`"

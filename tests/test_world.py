@@ -8,7 +8,7 @@ import pytest
 
 from ftrag.files import content_sha256, read_examples, read_jsonl, sha256, write_text
 from ftrag.paths import data_dir, data_path
-from ftrag.world import dialect, manifest, separation, world_a, world_b
+from ftrag.world import manifest, memos, separation, world_a, world_b
 
 DATA = data_dir()
 
@@ -45,7 +45,7 @@ def test_pretraining_corpus_has_no_json_characters(pretraining_text):
 
 
 def test_pretraining_corpus_has_no_dialect_word(pretraining_text):
-    terms = dialect.dialect_terms()
+    terms = memos.dialect_terms()
     assert len(terms) >= 30
     assert separation.term_hits(pretraining_text, terms) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ftrag.check import call_solution, expect, expect_equal, expect_filled, passed
+from ftrag.env import get_device
 
 
 def check_count_chars(count_chars) -> None:
@@ -29,7 +30,6 @@ def check_reproducible_draw(reproducible_draw) -> None:
 
 def check_device(device) -> None:
     """Exercise 3: the device string the course will use."""
-    from ftrag.env import get_device
 
     expect_filled(device, "device")
     expect_equal(device, get_device(), "device", hint="call get_device() from ftrag")

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+from ftrag.lm import load_model, perplexity
 
 _TOY = torch.tensor([3.0, 2.0, 1.0, 0.0, -1.0])
 
@@ -45,7 +46,6 @@ def check_perplexity_from_logits(perplexity_from_logits) -> None:
 
 def check_most_surprising(most_surprising) -> None:
     """Exercise 3: which text does the course model find most surprising?"""
-    from ftrag.model import load_model, perplexity
 
     model, tok = load_model("course-lm", device="cpu")
     texts = ["Anna Berg was born in Lindholm and works as a baker.",
@@ -59,7 +59,6 @@ def check_most_surprising(most_surprising) -> None:
 
 def check_generate_until_stop(generate_until_stop) -> None:
     """Exercise 4: a greedy generation loop that stops at a stop token."""
-    from ftrag.model import load_model
 
     model, tok = load_model("course-lm", device="cpu")
     prompt = "Passage: Tom Reed was born in Eastmere.\nQuestion: Where was Tom Reed born?\nAnswer:"

@@ -7,6 +7,9 @@ import json
 import torch
 
 from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
+from ftrag.lm import load_model
+from ftrag.tasks.json_output import load_schema, task_prompt
+from ftrag.tasks.json_output import sft_example as reference
 
 _TARGET = {"event_type": "talk", "title": "Weekend Astronomy Lecture", "town": "Ulvard", "date": "2026-08-24",
            "seats": 13, "contact": {"name": "Nina Wojcik", "phone": "946-6276"}}
@@ -14,7 +17,6 @@ _TARGET = {"event_type": "talk", "title": "Weekend Astronomy Lecture", "town": "
 
 def check_json_validity(json_validity) -> None:
     """Exercise 1: parse rate and schema-valid rate of a list of outputs."""
-    from ftrag.jsontask import load_schema
 
     schema = load_schema()
     good = json.dumps(_TARGET)
@@ -61,9 +63,6 @@ def check_lora_forward(lora_forward) -> None:
 
 def check_sft_example(sft_example) -> None:
     """Exercise 3: an SFT example whose labels mask the prompt with -100."""
-    from ftrag.jsontask import sft_example as reference
-    from ftrag.jsontask import task_prompt
-    from ftrag.model import load_model
 
     _, tok = load_model("course-lm", device="cpu")
     notice = "The Morning Guitar Concert is in Ulvard on May 2, 2026. Ring Nina Wojcik on 946-6276. Room for 40."
@@ -85,9 +84,8 @@ def check_sft_example(sft_example) -> None:
 
 def check_lora_trainable_params(lora_trainable_params) -> None:
     """Exercise 4: LoRA's trainable parameters for rank r, checked against peft."""
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model  # deferred: importing peft loads bitsandbytes, which prints a notice
 
-    from ftrag.model import load_model
 
     cases = [(["q_proj", "v_proj"], 1), (["q_proj", "k_proj", "v_proj", "o_proj"], 4),
              (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], 16)]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 
 from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+from ftrag.files import read_examples
+from ftrag.lm import context_perplexity, load_model
+from ftrag.train import lm_examples
 
 
 def _course():
-    from ftrag.model import load_model
 
     return load_model("course-lm", device="cpu")
 
 
 def check_span_perplexity(span_perplexity) -> None:
     """Exercise 1: perplexity of a text's own tokens with a context before it."""
-    from ftrag.files import read_examples
-    from ftrag.model import context_perplexity
 
     model, tok = _course()
     memos = read_examples("dialect", "valid.txt")[:3]
@@ -35,8 +35,6 @@ def check_span_perplexity(span_perplexity) -> None:
 
 def check_packing(pack, share_whole) -> None:
     """Exercise 2: packing texts into blocks, and the share of texts a block holds whole."""
-    from ftrag.files import read_examples
-    from ftrag.finetune import lm_examples
 
     _, tok = _course()
     memos = read_examples("dialect", "valid.txt")[:40]
@@ -69,7 +67,6 @@ def check_packing(pack, share_whole) -> None:
 
 def check_memo_context(memo_context, retriever) -> None:
     """Exercise 3: the RAG-style context of a memo (k most similar memos, most similar last)."""
-    from ftrag.files import read_examples
 
     memos = read_examples("dialect", "test.txt")[:5]
     for memo in memos:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import random
 
 from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
+from ftrag.files import read_jsonl
+from ftrag.lm import exact_match, format_prompt, generate, load_model
+from ftrag.retrieval import BM25Retriever, chunk_documents, emphasize_names
+from ftrag.retrieval.rag import build_prompt, mrr_at_k, recall_at_k
 
 _RANKINGS = [["a", "b", "c"], ["c", "a", "b"], ["x", "y", "z"], ["b", "a"], ["d", "e", "f", "a"]]
 _GOLD = ["a", "a", "b", "a", "a"]
@@ -19,7 +23,6 @@ def _random_case(seed: int) -> tuple[list[list[str]], list[str]]:
 
 def check_recall_and_mrr(recall_and_mrr) -> None:
     """Exercise 1: recall@k and MRR@k against one gold document per query."""
-    from ftrag.rag import mrr_at_k, recall_at_k
 
     got = call_solution(recall_and_mrr, _RANKINGS, _GOLD, 1, name="recall_and_mrr")
     expect(isinstance(got, tuple) and len(got) == 2,
@@ -68,8 +71,6 @@ def check_rrf(rrf) -> None:
 
 def check_assemble_prompt(assemble_prompt) -> None:
     """Exercise 3: a prompt assembler that respects a token budget."""
-    from ftrag.model import format_prompt, load_model
-    from ftrag.rag import build_prompt
 
     _, tok = load_model("course-lm", device="cpu")
     passages = [f"The Kelqora Hub number {i} is kept on floor {i} of the Yolvesk site." for i in range(12)]
@@ -91,9 +92,6 @@ def check_assemble_prompt(assemble_prompt) -> None:
 
 def check_fixed_rag_answer(fixed_rag_answer) -> None:
     """Exercise 4: the broken pipeline, fixed (the retrieved passages must reach the prompt)."""
-    from ftrag.files import read_jsonl
-    from ftrag.model import exact_match, format_prompt, generate, load_model
-    from ftrag.retrieval import BM25Retriever, chunk_documents, emphasize_names
 
     model, tok = load_model("course-lm", device="cpu")
     retriever = BM25Retriever(chunk_documents(read_jsonl("knowledge", "docs.jsonl")), query_fn=emphasize_names)

@@ -5,19 +5,19 @@ from __future__ import annotations
 import random
 
 from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+from ftrag.files import read_jsonl
+from ftrag.lm import format_prompt, load_model
+from ftrag.tasks import injection
+from ftrag.tasks.multiple_choice import option_log_likelihoods, options_for
 
 
 def _course():
-    from ftrag.model import load_model
 
     return load_model("course-lm", device="cpu")
 
 
 def check_option_score(option_score, pick) -> None:
     """Exercise 1: log p(option + EOS | prompt), and the option with the highest score."""
-    from ftrag.choice import option_log_likelihoods, options_for
-    from ftrag.files import read_jsonl
-    from ftrag.model import format_prompt
 
     model, tok = _course()
     qa = read_jsonl("knowledge", "qa.jsonl")[:6]
@@ -35,7 +35,8 @@ def check_option_score(option_score, pick) -> None:
         best = opts[max(range(len(opts)), key=scores.__getitem__)]
         got = call_solution(pick, model, tok, prompt, opts, name="pick")
         expect_equal(got, best, f"the option picked for {prompt[-50:]!r}", hint="return the option, not its score")
-    passed("option_score matches ftrag.choice to 1e-3 on 24 options, and pick chooses the most likely one")
+    passed("option_score matches ftrag.tasks.multiple_choice to 1e-3 on 24 options, and pick chooses the most "
+           "likely one")
 
 
 def _reference_raft(format_prompt, question, gold, distractors, n, position, include_gold):
@@ -47,7 +48,6 @@ def _reference_raft(format_prompt, question, gold, distractors, n, position, inc
 
 def check_raft_prompt(raft_prompt) -> None:
     """Exercise 2: RAFT-style prompts (gold among distractors, or distractors alone)."""
-    from ftrag.model import format_prompt
 
     question = "Who leads the Kolvena Ledger project?"
     gold = "The Kolvena Ledger project is led by Thaxara Zurvick."
@@ -70,19 +70,18 @@ def check_raft_prompt(raft_prompt) -> None:
 
 def check_mixed_texts(mixed_texts, passes) -> None:
     """Exercise 3: the mixed training text for one k, and how many passes a token budget makes over it."""
-    from ftrag import inject
 
     model, tok = _course()
-    facts = inject.fact_set(seed=0)
+    facts = injection.fact_set(seed=0)
     for k in (1, 3):
         got = call_solution(mixed_texts, facts, k, name="mixed_texts")
-        want = inject.injection_texts(facts, k, mixed=True)
+        want = injection.injection_texts(facts, k, mixed=True)
         expect(isinstance(got, list), f"mixed_texts should return a list of strings, got {type(got).__name__}")
         expect_equal(len(got), len(want), f"the number of texts for k={k}",
                      hint="k renderings of each of the 60 documents, then one text per train-half question")
         expect_equal(got, want, f"the texts for k={k}, in order",
-                     hint="train half's documents first, then the evaluation half's; QA pairs last (inject.qa_text)")
-    texts = inject.injection_texts(facts, 2, mixed=True)
+                     hint="train half's documents first, then the evaluation half's; QA pairs last (injection.qa_text)")
+    texts = injection.injection_texts(facts, 2, mixed=True)
     total = sum(len(tok(t)["input_ids"]) for t in texts)
     for budget in (10_000, 614_400):
         got = call_solution(passes, tok, texts, budget, name="passes")

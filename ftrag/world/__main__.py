@@ -14,15 +14,16 @@ import tempfile
 from pathlib import Path
 
 from ftrag.files import XZ_PRESET, content_sha256, sha256
-from ftrag.world import card, dialect, json_task, manifest, world_a, world_b
+from ftrag.paths import data_dir
+from ftrag.world import card, manifest, memos, notices, world_a, world_b
 
 # One seed per part, so that changing one part leaves the others' files unchanged. The third entry says whether
 # the part writes .xz files (and so takes ``xz_preset``).
 PARTS = {
     "world_a": (world_a.generate, 1234, True),
     "world_b": (world_b.generate, world_b.SEED, False),
-    "dialect": (dialect.generate, dialect.SEED, True),
-    "json_task": (json_task.generate, json_task.SEED, False),
+    "dialect": (memos.generate, memos.SEED, True),
+    "json_task": (notices.generate, notices.SEED, False),
 }
 GENERATED_DIRS = ("world_a", "knowledge", "dialect", "json_task")
 
@@ -68,7 +69,6 @@ def check(data: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftrag.paths import data_dir
 
     parser = argparse.ArgumentParser(description="Generate the course world (World A, World B, dialect, JSON task).")
     parser.add_argument("--out", type=Path, default=None, help="data folder to write (default: the course's data/)")

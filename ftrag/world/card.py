@@ -53,7 +53,7 @@ memo's type and priority. `glossary.md` explains it. Train, valid and test split
 valid against `schema.json` (JSON Schema 2020-12: enum, bounded strings, ISO date, bounded integer, nested object).
 
 **The course models** (`models/`): `course-lm` is trained by `python -m ftrag.pretrain` on World A only; see its
-model card. The adapters beside it are trained from it by `python -m ftrag.finetune` (each folder's
+model card. The adapters beside it are trained from it by `python -m ftrag.course.adapters` (each folder's
 `training.json` holds the exact command, its time and its scores): `json-lora` and `json-qlora` for lesson 02,
 `dialect-lora` (continued pretraining on the dialect's memos) for lesson 03. `course-lm-small` is a weaker reader
 for lesson 05 (1.1M parameters, 3 layers of width 128, 8M tokens, bf16), trained by the same command with a smaller

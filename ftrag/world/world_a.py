@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftrag.files import XZ_PRESET, write_text
-from ftrag.world import records
+from ftrag.world import memos, records, world_b
 from ftrag.world import vocab_a as V
 from ftrag.world.vocab_a import entity_names
 
@@ -450,6 +450,5 @@ def generate(out_dir: Path, seed: int = 1234, scale: float = 1.0, xz_preset: int
 
 def _banned_words() -> set[str]:
     """Every word of a World B name or a dialect term: invented record names must avoid them."""
-    from ftrag.world import dialect, world_b
 
-    return {word for term in [*world_b.entity_names(), *dialect.dialect_terms()] for word in term.lower().split()}
+    return {word for term in [*world_b.entity_names(), *memos.dialect_terms()] for word in term.lower().split()}

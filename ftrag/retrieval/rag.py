@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ftrag.model import format_prompt, generate
+from ftrag.lm import format_prompt, generate
 from ftrag.retrieval import Chunk, check_k, check_queries
 
 KINDS = ("lexical", "paraphrased")

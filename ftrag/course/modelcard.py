@@ -1,4 +1,4 @@
-"""Measure a course model and write its model card: ``python -m ftrag.modelcard [--model course-lm]``.
+"""Measure a course model and write its model card: ``python -m ftrag.course.modelcard [--model course-lm]``.
 
 Every number in ``data/models/<name>/README.md`` comes from this module, which also stores them in ``eval.json``
 beside the weights, with the same measurements on a fixed small sample that ``tests/test_model.py`` re-runs.
@@ -11,9 +11,10 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from ftrag.files import read_examples, read_jsonl
-from ftrag.jsontask import JSON_QUESTION
-from ftrag.model import (
+from ftrag.lm import (
     answer_questions,
     exact_match,
     format_prompt,
@@ -23,6 +24,7 @@ from ftrag.model import (
     rc_em,
     resolve_model,
 )
+from ftrag.tasks.json_output import JSON_QUESTION
 
 SAMPLE = {"rc": 120, "closed_book_b": 200, "json": 40, "heldout": 60}  # rows the test re-measures
 DISTRACTORS = (0, 1, 2, 4)
@@ -90,7 +92,6 @@ def measure(model, tok, sample_only: bool = False) -> dict:
 
 def generation_speed(model, tok, new_tokens: int = 64) -> dict:
     """Greedy tokens per second, one prompt at a time and 32 at once (EOS ignored so every run is full length)."""
-    import torch
 
     speeds = {}
     for batch in (1, 32):
@@ -244,7 +245,7 @@ tokenizer = AutoTokenizer.from_pretrained("data/models/{name}")
 Prompt format: one `Passage: ...` line per passage, then `Question: ...`, then `Answer:`; the model answers on the
 same line and ends with `<|endoftext|>` or a newline. Closed-book questions omit the passages.
 
-## Measured (`python -m ftrag.modelcard`; the sample column is re-measured by `tests/test_model.py`)
+## Measured (`python -m ftrag.course.modelcard`; the sample column is re-measured by `tests/test_model.py`)
 
 | measurement | full set | test sample |
 |---|---|---|

@@ -1,8 +1,8 @@
-"""Re-execute lessons and solutions in place on CPU, the way the tests run them: ``python -m ftrag.refresh``.
+"""Re-execute lessons and solutions in place on CPU, the way the tests run them: ``python -m ftrag.course.refresh``.
 
 This is the only way reference outputs are made. It also regenerates the labs, records each notebook's wall time
 and its kernel's peak memory in ``docs/run_stats.json``, and rewrites what is made from those (the README's
-run-time column, the workshop agendas and teaching notes: ``ftrag.workshop``).
+run-time column, the workshop agendas and teaching notes: ``ftrag.course.workshop``).
 
 ``--device cuda`` times the notebooks on a GPU instead: it executes a copy of each (the committed outputs stay the
 CPU reference outputs) and records the time, the kernel's peak memory and the GPU's peak memory under the
@@ -17,18 +17,24 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
 
+import torch
+
+from ftrag.course import labs, workshop
+from ftrag.course.colab import notebook_paths
 from ftrag.env import RUN_ENV
+from ftrag.paths import repo_root
 
 CELL_TIMEOUT_S = 900
 
 
 def _gpu_used_mb() -> float:
     """Memory in use on GPU 0, from nvidia-smi (the kernel's CUDA context included); NaN when unknown."""
-    import subprocess
 
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
@@ -93,7 +99,6 @@ def execute(path: Path, gpu: bool = False) -> dict:
     record = {"seconds": round(seconds, 1), "peak_mb": round(memory.peak_mb), "cpus": os.cpu_count(),
               "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
     if gpu:
-        import torch
 
         record["gpu"] = torch.cuda.get_device_name(0)
         record["gpu_peak_mb"] = None if memory.gpu_peak_mb != memory.gpu_peak_mb else round(memory.gpu_peak_mb)
@@ -105,9 +110,7 @@ def execute_copy(path: Path, gpu: bool = False) -> dict:
 
     For timings in another setting (a GPU, more threads) than the one that makes the reference outputs.
     """
-    import shutil
 
-    from ftrag.paths import repo_root
 
     copy = path.with_name(f".timing-{path.name}")
     shutil.copyfile(path, copy)
@@ -122,9 +125,6 @@ def execute_copy(path: Path, gpu: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftrag import labs
-    from ftrag.colab import notebook_paths
-    from ftrag.paths import repo_root
 
     parser = argparse.ArgumentParser(description="Re-execute notebooks/ and solutions/ in place on CPU.")
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: all lessons and solutions)")
@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 1:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.device == "cuda":
-        import torch
 
         if not torch.cuda.is_available():
             parser.error("--device cuda needs a CUDA GPU, and PyTorch sees none; run without --device for the CPU")
@@ -170,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
     stats_path.write_text(json.dumps(dict(sorted(stats.items())), indent=1) + "\n")
     if args.device == "cuda":
         return 0
-    from ftrag import workshop
 
     if timing_only:
         return workshop.main([])

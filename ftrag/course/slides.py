@@ -1,11 +1,11 @@
-"""Every lesson as a reveal.js slide deck: ``python -m ftrag.slides`` (decks in ``build/slides/``).
+"""Every lesson as a reveal.js slide deck: ``python -m ftrag.course.slides`` (decks in ``build/slides/``).
 
 Each lesson notebook carries slideshow metadata (``cell.metadata.slideshow.slide_type``), set by one rule so the
 decks stay consistent when a lesson changes: a ``#`` or ``##`` heading starts a slide; a ``###`` heading, or any
 other text that follows code, starts a sub-slide (reveal.js shows sub-slides below their slide: press the down
 arrow), so each explanation appears with the code and output it explains; the Colab install cell is skipped, and
 every other cell joins the slide above it. ``authoring/nb.py`` applies the rule when it builds a
-lesson; ``python -m ftrag.slides --tag`` applies it to the committed lessons, and a test fails when a lesson's
+lesson; ``python -m ftrag.course.slides --tag`` applies it to the committed lessons, and a test fails when a lesson's
 metadata disagrees with the rule. The decks are built with ``jupyter nbconvert --to slides``, outputs included,
 so a deck shows the measured numbers of the committed run; open one in a browser. reveal.js itself is loaded
 from a CDN; without internet, pass ``--reveal-prefix`` a local copy of reveal.js 4, or present the notebook in
@@ -14,6 +14,7 @@ JupyterLab.
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -104,7 +105,6 @@ def count_slides(html: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
 
     parser = argparse.ArgumentParser(description="Build each lesson into a reveal.js deck (build/slides/).")
     parser.add_argument("paths", nargs="*", type=Path, help="lessons to build (default: all of notebooks/)")
@@ -127,13 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             elif found:
                 bad += 1
                 print(f"{path.name}: {len(found)} cells break the rule, e.g. {found[0]}; "
-                      "run `python -m ftrag.slides --tag`")
+                      "run `python -m ftrag.course.slides --tag`")
         return 1 if bad else 0
     out = args.out or repo_root() / "build" / "slides"
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         if problems(nb):
-            print(f"{path.name} has no or stale slideshow metadata: run `python -m ftrag.slides --tag` first")
+            print(f"{path.name} has no or stale slideshow metadata: run `python -m ftrag.course.slides --tag` first")
             return 1
         deck = build(path, out, args.reveal_prefix)
         print(f"{deck.relative_to(repo_root()) if deck.is_relative_to(repo_root()) else deck}: "

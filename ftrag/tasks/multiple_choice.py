@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ftrag.model import format_prompt, normalize_answer
+from ftrag.lm import format_prompt, normalize_answer, rows_nll
 
 
 def options_for(rows: Sequence[dict], facts: Sequence[dict], n_distractors: int = 3, seed: int = 0) -> list[list[str]]:
@@ -54,7 +54,6 @@ def option_log_likelihoods(model, tokenizer, prompts: Sequence[str], options: Se
     The end is the tokenizer's EOS: in the course's reading-comprehension text an answer is the last thing in its
     example, so a prefix of a longer option ("June" for "June 5, 2025") does not score as a full answer.
     """
-    from ftrag.model import rows_nll
 
     if isinstance(prompts, str) or len(prompts) != len(options):
         raise ValueError(f"give one list of options per prompt: {len(prompts)} prompts, {len(options)} option lists")

@@ -1,4 +1,4 @@
-"""Colab badges and the Colab install cell, derived from ``colab/release.toml``: ``python -m ftrag.colab``.
+"""Colab badges and the Colab install cell, derived from ``colab/release.toml``: ``python -m ftrag.course.colab``.
 
 The course's GitHub home and the release learners open are in ``colab/release.toml`` and nowhere else. The tool
 reads that file; ``--repo`` and ``--ref`` write it and rewrite every notebook's badge and install cell (``--check``
@@ -13,11 +13,12 @@ import re
 import sys
 from pathlib import Path
 
+from ftrag.paths import repo_root
+
 RELEASE_FILE = ("colab", "release.toml")  # inside the course repository
 
 
 def _release_path() -> Path:
-    from ftrag.paths import repo_root
 
     return repo_root().joinpath(*RELEASE_FILE)
 
@@ -26,7 +27,8 @@ def release(path: Path | None = None) -> tuple[str, str]:
     """``(OWNER/REPO, ref)`` from the release file (``colab/release.toml`` of the course repository)."""
     path = path or _release_path()
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: write it with `python -m ftrag.colab --repo OWNER/REPO --ref TAG`")
+        raise FileNotFoundError(f"{path} is missing: write it with `python -m ftrag.course.colab --repo OWNER/REPO "
+                                f"--ref TAG`")
     config = {}
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split("#", 1)[0].strip()  # two TOML lines, key = "value" (read by hand: Python 3.10 has no tomllib)
@@ -132,7 +134,6 @@ def save_release(repo: str, ref: str, path: Path | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     import nbformat
 
-    from ftrag.paths import repo_root
 
     parser = argparse.ArgumentParser(description="Rewrite (or check) every notebook's Colab badge and install cell.")
     repo, ref = release()

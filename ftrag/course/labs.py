@@ -1,4 +1,4 @@
-"""Generate each lab from its solution: ``python -m ftrag.labs`` (``--check`` only reports differences).
+"""Generate each lab from its solution: ``python -m ftrag.course.labs`` (``--check`` only reports differences).
 
 In a solution notebook the answer is marked in one of two ways:
 
@@ -18,7 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-from ftrag import colab
+from ftrag.course import colab
+from ftrag.files import sync_generated
+from ftrag.paths import repo_root
 
 BEGIN, END, ONE_LINE = "### BEGIN SOLUTION", "### END SOLUTION", "# SOLUTION"
 STUB_MESSAGE = "replace this line with your code"
@@ -90,18 +92,16 @@ def lab_text(solution_path: Path, root: Path) -> tuple[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftrag.paths import repo_root
 
     parser = argparse.ArgumentParser(description="Generate labs/X.ipynb from solutions/X.ipynb.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any lab is out of date")
     args = parser.parse_args(argv)
-    from ftrag.files import sync_generated
 
     root = repo_root()
     labs = dict(lab_text(path, root) for path in sorted((root / "solutions").glob("*.ipynb")))
     stale = sync_generated(labs, root, check=args.check)
     if args.check and stale:
-        print("out of date (run `python -m ftrag.labs`): " + ", ".join(stale), file=sys.stderr)
+        print("out of date (run `python -m ftrag.course.labs`): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 

@@ -1,0 +1,120 @@
+"""Train the adapters the course ships (``data/models/json-lora``, ``json-qlora``, ``dialect-lora``): train, save,
+score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ftrag.env import seed_everything
+from ftrag.files import read_examples
+from ftrag.lm import load_model, perplexity
+from ftrag.tasks import json_output as jt
+from ftrag.tasks.dialect import closing_em, training_examples
+from ftrag.train.loop import TrainConfig, train
+from ftrag.train.lora import lora_model, qlora_model, save_adapter, tokens_to_train
+
+# ----------------------------------------------------------------------------------------------------------
+# Command line: train an adapter (or a full fine-tune) on lesson 02's JSON task or lesson 03's dialect, save, score
+
+
+def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
+    """The training examples of a task and a function ``model -> scores`` on its test split."""
+
+    if task == "json":
+        def score_json(model) -> dict:
+            rows = jt.load_split("test")[:args.eval]
+            return jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in rows]),
+                            [r["target"] for r in rows])
+        return jt.sft_dataset(tokenizer, jt.load_split("train")), score_json
+
+    examples = training_examples(tokenizer, args.steps, args.batch_size, args.block_size)
+
+    def score_dialect(model) -> dict:
+        test = read_examples("dialect", "test.txt")[:args.eval]
+        em, _ = closing_em(model, tokenizer, test)
+        return {"dialect_ppl": perplexity(model, tokenizer, test), "closing_line_em": em,
+                "world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:100])}
+    return examples, score_dialect
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.course.adapters --task json --method lora --steps 600 --out FOLDER``: train, save, score."""
+
+
+    parser = argparse.ArgumentParser(description="Fine-tune a model on lesson 02's JSON task (supervised) or on "
+                                                 "lesson 03's dialect memos (continued pretraining); save, score.")
+    parser.add_argument("--task", choices=("json", "dialect"), default="json", help="what to train on")
+    parser.add_argument("--model", default=None, help="course-lm (default), a local folder or a hub id")
+    parser.add_argument("--method", choices=("lora", "qlora", "full"), default="lora", help="what to train")
+    parser.add_argument("--rank", type=int, default=4, help="LoRA rank r (lora and qlora)")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="optimizer steps")
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="examples per step")
+    parser.add_argument("--block-size", type=int, default=512,
+                        help="dialect: tokens per packed block (a memo is ~155 tokens: keep it longer than that)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="dialect: closing-line EM on 100 validation memos every N steps (recorded in "
+                             "training.json)")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
+    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps, help="linear warm-up steps")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the token-row noise")
+    parser.add_argument("--eval", type=int, default=200, help="test notices or memos to score after training "
+                                                              "(0: none)")
+    parser.add_argument("--out", default=None, help="folder to save the adapter (lora, qlora) or model (full) in")
+    args = parser.parse_args(argv)
+    seed_everything(args.seed)
+    model, tokenizer = load_model(args.model, device="cpu" if args.method != "qlora" else None)
+    examples, score = _task_data(args.task, tokenizer, args)
+    token_ids = tokens_to_train(model, tokenizer, examples)
+    if args.method == "lora":
+        model = lora_model(model, args.rank, token_ids=token_ids, reinit_tokens=True, seed=args.seed)
+    elif args.method == "qlora":
+        model, tokenizer = qlora_model(args.model, args.rank, token_ids=token_ids, reinit_tokens=True,
+                                       seed=args.seed)
+    else:
+        model.requires_grad_(True)
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
+                         seed=args.seed, gradient_checkpointing=args.method == "qlora")
+    eval_fn = None
+    if args.eval_every:
+        if args.task != "dialect":
+            parser.error("--eval-every is for --task dialect")
+
+        valid = read_examples("dialect", "valid.txt")[:100]
+
+        def eval_fn() -> float:
+            em, _ = closing_em(model, tokenizer, valid)
+            print(f"validation closing-line EM {em:.3f}", flush=True)
+            return em
+    result = train(model, examples, config, pad_id=tokenizer.pad_token_id, eval_fn=eval_fn,
+                   eval_every=args.eval_every)
+    print(result.summary(), flush=True)
+    scores = None
+    if args.eval:
+        model.eval()
+        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in score(model).items()}
+        print(json.dumps(scores))
+    if args.out:
+        (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
+        # What produced it: a notebook that loads the adapter can show how it was trained and check its scores.
+        record = {"command": "python -m ftrag.course.adapters " + " ".join(argv if argv is not None else sys.argv[1:]),
+                  "task": args.task, "method": args.method, "rank": args.rank,
+                  "config": {k: v for k, v in vars(config).items() if k != "progress"},
+                  "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,
+                  "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
+                  "last_loss": round(result.final_loss, 4),
+                  "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval,
+                  **({"valid_closing_em": result.evals} if args.eval_every else {})}
+        (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(f"saved to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

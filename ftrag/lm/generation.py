@@ -1,0 +1,187 @@
+"""Using a model: the course's prompt format, greedy or sampled generation, answers to questions, exact match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import string
+from collections.abc import Sequence
+
+import torch
+
+from ftrag.files import read_examples, read_jsonl
+from ftrag.lm.load import context_of, device_of
+from ftrag.lm.scoring import perplexity
+
+# ----------------------------------------------------------------------------------------------------------
+# The prompt format (fixed: the course model was pretrained on exactly this)
+
+
+def format_prompt(question: str, passages: Sequence[str] = ()) -> str:
+    """One ``Passage:`` line per passage, then ``Question:`` and ``Answer:``; the model continues with " <answer>"."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"question must be a non-empty string, got {question!r}")
+    if isinstance(passages, str):  # a bare string would be read as one passage per character
+        raise ValueError("passages must be a list of strings, not one string; wrap it: [passage]")
+    lines = []
+    for i, passage in enumerate(passages):
+        if not isinstance(passage, str) or not passage.strip():
+            raise ValueError(f"passage {i} must be a non-empty string, got {passage!r}")
+        # A newline inside a passage would look like the start of a new field to the model.
+        lines.append("Passage: " + " ".join(passage.split()))
+    lines.append("Question: " + " ".join(question.split()))
+    lines.append("Answer:")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Generation
+
+
+def with_distractors(row: dict, n: int) -> list[str]:
+    """An RC row's gold passage and its first ``n`` distractors, in the row's own order (for ``format_prompt``)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    others = [i for i in range(len(row["passages"])) if i != row["gold"]][:n]
+    return [row["passages"][i] for i in sorted([*others, row["gold"]])]
+
+
+def _newline_token_ids(tokenizer) -> list[int]:
+    """Ids of every token whose text contains a newline (a byte-level BPE may merge "\\n" with other bytes)."""
+    cache = getattr(tokenizer, "_ftrag_newline_ids", None)
+    if cache is None:
+        pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        cache = [i for i, piece in enumerate(pieces) if "\n" in piece]
+        tokenizer._ftrag_newline_ids = cache
+    return cache
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 16, do_sample: bool = False,
+             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             stop_at_newline: bool = True, batch_size: int = 32) -> list[str]:
+    """Continue each prompt (greedy by default) and return the new text, cut at end-of-text and newline."""
+    if isinstance(prompts, str):
+        raise ValueError("prompts must be a list of strings; for one prompt pass [prompt]")
+    if max_new_tokens < 1 or batch_size < 1:
+        raise ValueError(f"max_new_tokens and batch_size must be >= 1, got {max_new_tokens} and {batch_size}")
+    if do_sample and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 when sampling, got {temperature} (use do_sample=False for greedy)")
+    prompts = list(prompts)
+    if not prompts:
+        return []
+    context = context_of(model)
+    if context:  # past its positions a model fails (learned positions) or silently writes nonsense (RoPE)
+        lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]
+        i = max(range(len(prompts)), key=lengths.__getitem__)
+        if lengths[i] + max_new_tokens > context:
+            raise ValueError(
+                f"prompt {i} has {lengths[i]} tokens, and with max_new_tokens={max_new_tokens} that makes "
+                f"{lengths[i] + max_new_tokens}, more than the model's context of {context} tokens: shorten the "
+                f"prompt (fewer or shorter passages) or ask for fewer new tokens "
+                f"(at most {max(context - lengths[i], 0)} with this prompt)")
+    eos = tokenizer.eos_token_id
+    stop_ids = [i for i in [eos] if i is not None] + (_newline_token_ids(tokenizer) if stop_at_newline else [])
+    # Say every sampling knob explicitly, so a hub model's own generation_config (often sampling) cannot leak in.
+    # (top_k=0 and top_p=1.0 switch those filters off; None would fall back to the library's top_k=50.)
+    sampling = dict(do_sample=True, temperature=temperature, top_k=top_k or 0, top_p=top_p or 1.0) if do_sample \
+        else dict(do_sample=False, temperature=None, top_k=None, top_p=None)
+    old_side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    device = device_of(model)
+    # Longest prompts first, so a batch holds prompts of similar length and little padding.
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    outputs: list[str] = [""] * len(prompts)
+    try:
+        # With a seed, a private RNG stream: the same text every time, and the global RNG is left alone.
+        # Without one, sampling draws from (and advances) the global RNG, as torch.manual_seed(...) set it.
+        if seed is None:
+            rng = contextlib.nullcontext()
+        elif device.type == "cpu":
+            rng = torch.random.fork_rng(devices=[])
+        else:
+            rng = torch.random.fork_rng(devices=[device.index or 0], device_type=device.type)
+        with rng:
+            if seed is not None:
+                torch.manual_seed(seed)
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop_ids or None,
+                                     pad_token_id=tokenizer.pad_token_id, **sampling)
+                new = out[:, enc["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
+                for i, row in zip(idx, new.tolist(), strict=True):
+                    if eos is not None and eos in row:
+                        row = row[:row.index(eos)]
+                    text = tokenizer.decode(row, skip_special_tokens=True)
+                    if stop_at_newline:
+                        text = text.split("\n", 1)[0]
+                    outputs[i] = text.strip()
+    finally:
+        tokenizer.padding_side = old_side
+    return outputs
+
+
+def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: Sequence[Sequence[str]] | None = None,
+                     **kw) -> list[str]:
+    """Answer each question (with its passages, if given) in the course's prompt format."""
+    if isinstance(questions, str):
+        raise ValueError("questions must be a list of strings; for one question pass [question]")
+    if passages_list is None:
+        passages_list = [()] * len(questions)
+    if len(passages_list) != len(questions):
+        raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists; "
+                         "pass one list per question")
+    prompts = [format_prompt(q, p) for q, p in zip(questions, passages_list, strict=True)]
+    return generate(model, tokenizer, prompts, **kw)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exact match
+
+_ARTICLE = re.compile(r"^(a|an|the)\s+")
+_TRAILING_PUNCT = string.punctuation.replace(")", "").replace("]", "").replace("}", "")  # keep closing brackets
+
+
+def normalize_answer(s: str) -> str:
+    """Lowercase, collapse spaces, drop trailing punctuation and a leading article (a/an/the)."""
+    s = " ".join(str(s).lower().split())
+    s = s.rstrip(_TRAILING_PUNCT + " ")
+    return _ARTICLE.sub("", s).strip()
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
+    """Share of predictions equal to their reference after normalize_answer (a reference may list several)."""
+    if isinstance(predictions, str) or isinstance(references, str):
+        raise ValueError("predictions and references must be lists of strings, not one string")
+    if len(predictions) != len(references):
+        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references; they must pair up")
+    if not predictions:
+        raise ValueError("exact_match needs at least one prediction")
+    hits = 0
+    for pred, ref in zip(predictions, references, strict=True):
+        refs = [ref] if isinstance(ref, str) else list(ref)
+        hits += normalize_answer(pred) in {normalize_answer(r) for r in refs}
+    return hits / len(predictions)
+
+
+def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:
+    """Reading-comprehension EM on the rows that have at least ``n`` distractors (and how many rows)."""
+    rows = [r for r in rows if len(r["passages"]) - 1 >= n]
+    preds = answer_questions(model, tok, [r["question"] for r in rows], [with_distractors(r, n) for r in rows],
+                             max_new_tokens=16)
+    return exact_match(preds, [r["answer"] for r in rows]), len(rows)
+
+
+def world_a_scores(model, tokenizer, *, n_heldout: int = 100, n_rc: int = 100) -> dict:
+    """What a model still knows of World A (the forgetting check after fine-tuning).
+
+    ``world_a_ppl``: perplexity on the first ``n_heldout`` held-out World A texts; ``rc_em``: reading-comprehension
+    exact match on the first ``n_rc`` rows of ``rc_test.jsonl`` (gold passage alone, greedy answer).
+    """
+
+    rc = read_jsonl("world_a", "rc_test.jsonl")[:n_rc]
+    answers = answer_questions(model, tokenizer, [r["question"] for r in rc], [with_distractors(r, 0) for r in rc],
+                               max_new_tokens=16)
+    return {"world_a_ppl": perplexity(model, tokenizer, read_examples("world_a", "heldout.txt")[:n_heldout]),
+            "rc_em": exact_match(answers, [r["answer"] for r in rc])}

@@ -1,0 +1,247 @@
+"""The training loop every lesson sees: examples, collate, the learning-rate schedule, AdamW steps, peak memory.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from ftrag.train.params import count_parameters
+
+IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
+
+
+class _PeakMemory:
+    """Peak memory while training: CUDA's allocator statistics, or this process's resident memory on a CPU."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            self.start = torch.cuda.memory_allocated(device)
+        else:
+            import psutil  # polling RSS once a step costs microseconds; tracemalloc would slow training down
+
+            self.process = psutil.Process()
+            self.start = self.process.memory_info().rss
+        self.peak = self.start
+        self.device = device
+
+    def sample(self) -> None:
+        if not self.cuda:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def extra_mb(self) -> float:
+        """Memory above what was in use when training started (activations, gradients, optimizer state)."""
+        if self.cuda:
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        return (self.peak - self.start) / 2**20
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The training loop
+
+
+@dataclass
+class TrainConfig:
+    """Everything one fine-tuning run depends on (the notebook builds it in a visible cell)."""
+
+    steps: int = 100  # optimizer steps (each sees batch_size examples)
+    batch_size: int = 16  # examples per step; the data is reshuffled after each pass
+    lr: float = 2e-3  # peak learning rate of AdamW; LoRA wants ~10x the full fine-tuning rate
+    warmup_steps: int = 10  # linear warm-up from 0 to lr, then linear decay to 0 at the last step
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: adapters are small already)
+    max_grad_norm: float = 1.0  # clip the gradient norm: one odd batch cannot throw the weights far
+    seed: int = 0  # the order of the examples
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~30% more time
+    progress: bool = True  # show a tqdm progress bar (TQDM_DISABLE=1 switches every bar off under tests)
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr must be between 0 and 1, got {self.lr}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must be >= 0 and below steps ({self.steps}), got {self.warmup_steps}")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced and cost."""
+
+    losses: list[float] = field(default_factory=list)  # mean loss over the answer tokens, one per step
+    seconds: float = 0.0  # wall time of the loop
+    peak_extra_mb: float = 0.0  # memory above the model's own at the start (CUDA: allocated; CPU: resident)
+    trainable: int = 0  # parameters updated
+    total: int = 0  # all parameters
+    tokens: int = 0  # tokens processed (prompt and answer, no padding)
+    evals: list[tuple[int, float]] = field(default_factory=list)  # (steps done, eval_fn()) every eval_every steps
+
+    @property
+    def trainable_share(self) -> float:
+        return self.trainable / self.total
+
+    @property
+    def final_loss(self) -> float:
+        """Mean loss of the last 10 steps (one step's loss is noisy)."""
+        return sum(self.losses[-10:]) / len(self.losses[-10:])
+
+    def summary(self) -> str:
+        return (f"{len(self.losses)} steps in {self.seconds:.0f} s, loss {self.losses[0]:.2f} -> "
+                f"{self.final_loss:.2f}; {self.trainable:,} trainable parameters "
+                f"({100 * self.trainable_share:.2f}% of {self.total:,}); peak memory +{self.peak_extra_mb:.0f} MB")
+
+
+def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad ``input_ids``/``labels`` to one width; padding is masked out of attention and loss."""
+    width = max(len(e["input_ids"]) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        n = len(e["input_ids"])
+        ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def lm_examples(tokenizer, texts: Sequence[str], block_size: int = 256, *, pack: bool = True) -> list[dict]:
+    """Continued-pretraining examples: every token is a target (``labels`` = ``input_ids``).
+
+    ``pack``: the texts, each followed by EOS, are joined into one stream cut into blocks of ``block_size``
+    tokens, so no step is spent on padding (a text may span two blocks; EOS tells the model a new one began).
+    Without packing each text is its own example (BOS, text, EOS; cut at ``block_size``).
+    """
+    if isinstance(texts, str) or not texts:
+        raise ValueError("texts must be a non-empty list of strings")
+    if not isinstance(block_size, int) or block_size < 2:
+        raise ValueError(f"block_size must be an integer >= 2, got {block_size!r}")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise ValueError("the tokenizer has no EOS token to separate the texts with")
+    if not pack:
+        rows = [tokenizer(t)["input_ids"] + [eos] for t in texts]
+        return [{"input_ids": r[:block_size], "labels": r[:block_size]} for r in rows if len(r) >= 2]
+    stream: list[int] = []
+    for text in texts:
+        stream += [eos] + tokenizer(text, add_special_tokens=False)["input_ids"]
+    stream.append(eos)
+    blocks = [stream[i:i + block_size] for i in range(0, len(stream) - 1, block_size)]
+    return [{"input_ids": b, "labels": b} for b in blocks if len(b) >= 2]
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up, then linear decay to 0."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    return config.lr * (config.steps - step) / (config.steps - config.warmup_steps)
+
+
+def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int = 0,
+          eval_fn: Callable[[], float] | None = None, eval_every: int = 0) -> TrainResult:
+    """Train ``model``'s trainable parameters on SFT examples (``input_ids``, ``labels``); returns the record.
+
+    ``eval_fn`` (e.g. a validation perplexity) is called, in eval mode and without gradients, before the first step
+    and every ``eval_every`` steps (and after the last); its values land in ``result.evals``; its time is not
+    counted in ``result.seconds``.
+    """
+
+    if not examples:
+        raise ValueError("train needs at least one example")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameter: wrap it with lora_model(...), or for full "
+                         "fine-tuning call model.requires_grad_(True)")
+    device = next(model.parameters()).device
+    if config.gradient_checkpointing:
+        # use_reentrant=False needs no trick; with the old reentrant kind the embeddings' output must require grad,
+        # or no gradient reaches the checkpointed layers (see check_gradients_reach).
+        checkpointing(model, True)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, config) / config.lr)
+    trainable, total = count_parameters(model)
+    result = TrainResult(trainable=trainable, total=total)
+    gen = torch.Generator().manual_seed(config.seed)
+    order: list[int] = []
+    if eval_fn is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be a positive number of steps when eval_fn is given, got {eval_every!r}")
+    eval_seconds = 0.0
+
+    def evaluate(done: int) -> None:
+        nonlocal eval_seconds
+        t0 = time.perf_counter()
+        model.eval()
+        with torch.no_grad():
+            result.evals.append((done, float(eval_fn())))
+        model.train()
+        eval_seconds += time.perf_counter() - t0
+
+    memory = _PeakMemory(device)
+    model.train()
+    start = time.perf_counter()
+    if eval_fn is not None:
+        evaluate(0)
+    # Pass `disable` only to switch the bar off: given at all, it would override TQDM_DISABLE=1 (set under tests).
+    bar = tqdm(range(config.steps), desc="fine-tuning", **({} if config.progress else {"disable": True}))
+    for _step in bar:
+        if len(order) < config.batch_size:  # a new pass over the data, in a new order
+            order += torch.randperm(len(examples), generator=gen).tolist()
+        batch = collate([examples[i] for i in order[:config.batch_size]], pad_id)
+        del order[:config.batch_size]
+        batch = {k: v.to(device) for k, v in batch.items()}
+        loss = model(**batch).loss  # mean cross-entropy over the tokens whose label is not -100
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {_step}: lower the learning rate")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        memory.sample()  # activations and gradients are all alive right after backward
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        result.losses.append(loss.item())
+        result.tokens += int(batch["attention_mask"].sum())
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        done = _step + 1
+        if eval_fn is not None and (done % eval_every == 0 or done == config.steps):
+            evaluate(done)
+    memory.sample()
+    result.seconds = time.perf_counter() - start - eval_seconds
+    result.peak_extra_mb = memory.extra_mb()
+    model.eval()
+    if config.gradient_checkpointing:
+        checkpointing(model, False)
+    return result
+
+
+def checkpointing(model, on: bool, *, reentrant: bool = False) -> None:
+    """Switch gradient (activation) checkpointing on or off, under its new name or the old one."""
+    if not on:
+        (getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable)()
+    elif hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": reentrant})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": reentrant})
+
+
+def check_gradients_reach(model, example: dict, pad_id: int = 0) -> tuple[int, int]:
+    """One forward/backward on one example: ``(trainable tensors that got a gradient, all of them)``.
+
+    (A gradient, not a non-zero one: at the start LoRA's B is zero, so A's gradient is exactly zero, rightly.)
+    """
+    batch = {k: v.to(next(model.parameters()).device) for k, v in collate([example], pad_id).items()}
+    model.zero_grad(set_to_none=True)
+    model.train()
+    loss = model(**batch).loss
+    if loss.requires_grad:  # else no trainable parameter is on the loss's path at all: nothing would learn
+        loss.backward()
+    model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    reached = sum(p.grad is not None for p in params)
+    model.zero_grad(set_to_none=True)
+    return reached, len(params)
