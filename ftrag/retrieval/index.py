@@ -69,7 +69,7 @@ def build_index(vectors: np.ndarray, kind: str = "flat", *, hnsw_m: int = 16, ef
 
     if kind not in INDEX_KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of: {', '.join(INDEX_KINDS)}")
-    vectors = _as_matrix(vectors, "vectors")
+    vectors = as_matrix(vectors, "vectors")
     dim = vectors.shape[1]
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
@@ -110,7 +110,7 @@ def search_index(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     too few, an HNSW search cut short), this raises and says which search effort to raise, instead of returning
     faiss's -1 placeholders, which would read as "the last chunk" and silently lower recall.
     """
-    queries = _as_matrix(queries, "queries")
+    queries = as_matrix(queries, "queries")
     check_k(k, index.ntotal)
     if queries.shape[1] != index.d:
         raise ValueError(f"queries have dimension {queries.shape[1]} but the index holds {index.d}-dim vectors; "
@@ -159,7 +159,7 @@ def load_index(path: str | Path):
     return faiss.read_index(str(path))
 
 
-def _as_matrix(x, name: str) -> np.ndarray:
+def as_matrix(x, name: str) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array (n, dim), got shape {x.shape}")

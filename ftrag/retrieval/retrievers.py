@@ -10,7 +10,7 @@ import numpy as np
 
 from ftrag.retrieval.chunking import Chunk
 from ftrag.retrieval.index import (
-    _as_matrix,
+    as_matrix,
     build_index,
     check_k,
     check_queries,
@@ -52,7 +52,7 @@ class DenseRetriever:
         self.chunks, self.embedder, self.query_fn = list(chunks), embedder, query_fn
         if not self.chunks:
             raise ValueError("a retriever needs at least one chunk")
-        self.vectors = embed(embedder, [c.text for c in self.chunks]) if vectors is None else _as_matrix(
+        self.vectors = embed(embedder, [c.text for c in self.chunks]) if vectors is None else as_matrix(
             vectors, "vectors")
         if len(self.vectors) != len(self.chunks):
             raise ValueError(f"got {len(self.vectors)} vectors for {len(self.chunks)} chunks; they must pair up")

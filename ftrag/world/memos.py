@@ -16,7 +16,9 @@ collocations that are predictable only once learned, and a closing line fixed by
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 from pathlib import Path
 
 from ftrag.files import XZ_PRESET, write_text
@@ -206,7 +208,4 @@ def generate(out_dir: Path, seed: int = SEED, xz_preset: int = XZ_PRESET) -> dic
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-
     print(json.dumps(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data")), indent=1))

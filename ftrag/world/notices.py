@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
 from ftrag.world import vocab_a
@@ -167,6 +168,4 @@ def generate(out_dir: Path, seed: int = SEED) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
-
     print(json.dumps(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data")), indent=1))

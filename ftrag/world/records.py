@@ -18,185 +18,33 @@ that is part of any World B name or dialect term is rejected when drawn (the sep
 No record holds a ``{ } [ ] "`` character.
 """
 
+
 from __future__ import annotations
 
 import random
 
-from ftrag.world._b_templates import RELATIONS as B_RELATIONS
-
-# Syllables for invented words: common and rare letter clusters alike, so any spelling is copyable.
-ONSETS = ["b", "br", "c", "d", "dr", "f", "g", "gr", "h", "j", "k", "kr", "l", "m", "n", "p", "pr", "q", "r", "s",
-          "sk", "st", "t", "th", "tr", "v", "vr", "w", "x", "y", "z", "zh"]
-NUCLEI = ["a", "e", "i", "o", "u", "ae", "ei", "ou", "y", "a", "e", "o"]
-MIDDLES = ["", "", "l", "r", "n", "m", "s", "v", "z", "x", "k", "t", "lv", "rv", "lq", "rq", "nd", "rk", "lt", "sk",
-           "rn", "ll", "lz", "tq", "mb", "ng", "st", "ndr", "sh", "ff"]
-ENDINGS = ["a", "an", "ar", "as", "e", "el", "en", "er", "es", "ia", "ic", "id", "il", "in", "is", "ix", "o", "on",
-           "or", "os", "um", "un", "us", "eth", "oth", "ast", "ick", "ine", "ora", "ard", "olm", "ent", "ux", "ov",
-           "ess", "und", "ira", "elle", "anth", "oss", "esk", "ille", "ary", "ian", "wen", "ond", "ric", "ena"]
-
-THING_NOUNS = ["Engine", "Lamp", "Bridge", "Clock", "Pump", "Radio", "Boat", "Printer", "Scanner", "Crane",
-               "Kettle", "Drill", "Heater", "Compass", "Lantern", "Loom", "Press", "Scale", "Valve", "Router",
-               "Camera", "Battery", "Cooler", "Monitor", "Switch", "Gateway", "Console", "Terminal", "Reader",
-               "Portal", "Archive", "Index", "Planner", "Counter", "Beacon", "Relay", "Filter", "Panel", "Module",
-               "Tracker", "Meter", "Sensor", "Hub", "Vault", "Ledger", "Queue", "Lens", "Broker", "Mailer"]
-GROUP_NOUNS = ["Team", "Crew", "Club", "Guild", "Unit", "Circle", "Squad", "Council", "Society", "Group", "Desk",
-               "Office", "Lab", "Workshop", "Bureau", "Board", "Section", "Branch", "League", "Choir"]
-EVENT_NOUNS = ["Fair", "Race", "Summit", "Festival", "Meeting", "Concert", "Auction", "Match", "Launch", "Parade",
-               "Contest", "Exhibition", "Retreat", "Review", "Audit", "Workshop", "Outage", "Flood", "Strike"]
-RULE_NOUNS = ["Plan", "Rule", "Scheme", "Agreement", "Charter", "Guideline", "Programme", "Contract", "Standard",
-              "Allowance", "Procedure", "Licence", "Policy", "Code", "Protocol"]
-CASE_WORDS = ["Case", "Order", "Ticket", "Claim", "Request", "Flight", "Shipment", "Invoice", "Report", "Batch",
-              "Permit", "Voucher", "Job", "Task", "Change", "Issue", "Incident", "Record", "Booking", "Form"]
-ROLE_FIRST = ["Senior", "Chief", "Junior", "Lead", "Head", "Field", "Night", "Sales", "Quality", "Data", "Network",
-              "Safety", "Finance", "Support", "Research", "Design", "Training", "Systems", "Project", "Product",
-              "Operations", "Marketing", "Legal", "Security", "Payroll", "Facilities", "Travel", "Account"]
-ROLE_SECOND = ["Engineer", "Analyst", "Clerk", "Manager", "Planner", "Officer", "Auditor", "Designer", "Technician",
-               "Advisor", "Inspector", "Buyer", "Writer", "Porter", "Driver", "Coordinator", "Assistant",
-               "Director", "Architect", "Administrator", "Specialist", "Consultant", "Editor", "Tester"]
-WORDS = {"colour": ["red", "blue", "green", "yellow", "black", "white", "grey", "orange", "purple", "brown", "silver",
-                    "gold", "pink", "teal"],
-         "material": ["steel", "oak", "glass", "copper", "clay", "stone", "wool", "brass", "pine", "plastic", "tin",
-                      "bamboo", "leather", "linen"],
-         "weekday": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]}
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-UNITS = ["minutes", "hours", "days", "weeks", "months", "years"]
-
-# Open-ended attribute nouns by the type of their value, per kind of subject.
-ATTRS = {
-    "person": {"person": ["manager", "mentor", "deputy", "supervisor", "partner", "contact", "coach", "sponsor"],
-               "place": ["home town", "base", "office town", "birthplace", "desk location", "work site"],
-               "group": ["team", "department", "unit", "crew", "club"],
-               "role": ["job", "role", "title", "position", "post"],
-               "year": ["start year", "year of hire", "birth year", "year of joining"],
-               "date": ["start date", "birthday", "review date", "leaving date"],
-               "number": ["phone extension", "locker number", "desk number", "floor", "room number", "badge number"],
-               "code": ["badge code", "staff code", "employee number", "login code"],
-               "money": ["salary", "travel budget", "bonus", "expense limit"],
-               "duration": ["notice period", "commute", "probation period", "leave"],
-               "word": ["favourite colour", "car colour", "lunch day"]},
-    "thing": {"person": ["owner", "designer", "keeper", "maintainer", "inspector", "buyer", "maker"],
-              "place": ["location", "factory town", "home site", "depot", "storage town"],
-              "group": ["owning team", "support team", "maker group", "repair crew"],
-              "year": ["year built", "model year", "year of purchase"],
-              "date": ["release date", "delivery date", "inspection date", "purchase date"],
-              "month": ["launch month", "first shipment", "next service"],
-              "number": ["weight in kilograms", "height in metres", "stock count", "shelf number", "version"],
-              "code": ["catalog code", "serial number", "model code", "part number", "asset tag", "SKU"],
-              "money": ["price", "list price", "repair cost", "rental fee", "insured value", "deposit"],
-              "duration": ["warranty", "battery life", "repair time", "lead time", "lifespan"],
-              "word": ["colour", "material"]},
-    "group": {"person": ["leader", "lead", "chair", "founder", "treasurer", "secretary", "captain"],
-              "place": ["home site", "base", "meeting town", "office"],
-              "year": ["founding year", "year formed"],
-              "number": ["headcount", "floor", "member count", "room", "desk count"],
-              "code": ["cost centre", "group code", "mail code"],
-              "money": ["budget", "annual budget", "yearly fee"],
-              "word": ["meeting day", "colour"]},
-    "event": {"person": ["organiser", "host", "responder", "owner", "speaker", "judge", "reporter"],
-              "place": ["venue town", "location", "site"],
-              "group": ["organising team", "responding team"],
-              "date": ["date", "start date", "end date"],
-              "month": ["month"],
-              "number": ["guest count", "attendance", "severity level", "number of tickets"],
-              "code": ["reference", "event code", "ticket prefix"],
-              "money": ["cost", "entry fee", "prize", "loss"],
-              "duration": ["length", "duration", "delay", "downtime"],
-              "thing": ["affected system", "main prize", "venue hall"]},
-    "rule": {"person": ["approver", "author", "owner", "sponsor", "reviewer"],
-             "group": ["owning team", "reviewing board"],
-             "date": ["start date", "effective date", "review date", "expiry date"],
-             "year": ["year adopted", "year written"],
-             "number": ["version", "page count", "section count", "maximum group size"],
-             "code": ["document number", "reference", "form number"],
-             "money": ["limit", "cap", "fee", "fine", "allowance"],
-             "duration": ["deadline", "notice period", "grace period", "validity", "waiting time"]},
-}
-
-GENERIC_STATEMENTS = ["The {a} of {E} is {V}.", "{Es} {a} is {V}.", "{V} is the {a} of {E}.",
-                      "For {E}, the {a} is {V}.", "The {a} for {E} is {V}.", "{E} has {V} as its {a}.",
-                      "{E} lists {V} as the {a}.", "The recorded {a} of {E} is {V}."]
-GENERIC_QUESTIONS = ["What is the {a} of {E}?", "What is {Es} {a}?", "Which {a} does {E} have?",
-                     "What {a} is given for {E}?", "Name the {a} of {E}.", "What is the {a} for {E}?"]
-TYPED_QUESTIONS = {"person": ["Who is the {a} of {E}?", "Who is {Es} {a}?"],
-                   "money": ["How much is the {a} of {E}?", "How much is {Es} {a}?"],
-                   "date": ["When is the {a} of {E}?", "On what date is the {a} of {E}?"],
-                   "month": ["When is the {a} of {E}?", "In which month is the {a} of {E}?"],
-                   "year": ["In which year is the {a} of {E}?", "When is the {a} of {E}?"],
-                   "duration": ["How long is the {a} of {E}?", "How long is {Es} {a}?"],
-                   "place": ["Where is the {a} of {E}?", "Which place is the {a} of {E}?"],
-                   "number": ["What number is the {a} of {E}?", "How many is the {a} of {E}?"]}
-
-# Relations with a verb of their own: (statement, question), by value type; P marks frames for people only,
-# T frames for anything but people.
-VERBS = {
-    "person": [("{E} was built by {V}.", "Who built {E}?", "T"), ("{E} is run by {V}.", "Who runs {E}?", ""),
-               ("{E} was founded by {V}.", "Who founded {E}?", "T"), ("{E} is looked after by {V}.",
-                                                                      "Who looks after {E}?", ""),
-               ("{V} repairs {E}.", "Who repairs {E}?", "T"), ("{E} was designed by {V}.", "Who designed {E}?", "T"),
-               ("{E} is owned by {V}.", "Who owns {E}?", "T"), ("{E} reports to {V}.", "Who does {E} report to?", "P"),
-               ("{E} was approved by {V}.", "Who approved {E}?", "T"), ("{E} is managed by {V}.",
-                                                                        "Who manages {E}?", ""),
-               ("{E} was handled by {V}.", "Who handled {E}?", "T"), ("{E} shares an office with {V}.",
-                                                                      "Who does {E} share an office with?", "P"),
-               ("{E} was trained by {V}.", "Who trained {E}?", "P"), ("{V} signed off {E}.", "Who signed off {E}?",
-                                                                      "T")],
-    "place": [("{E} is based in {V}.", "Where is {E} based?", ""), ("{E} is located in {V}.",
-                                                                    "Where is {E} located?", ""),
-              ("{E} moved to {V}.", "Where did {E} move to?", ""), ("{E} was made in {V}.", "Where was {E} made?", "T"),
-              ("{E} is kept in {V}.", "Where is {E} kept?", "T"), ("{E} lives in {V}.", "Where does {E} live?", "P"),
-              ("{E} works from {V}.", "Where does {E} work from?", "P"), ("{E} ships from {V}.",
-                                                                        "Where does {E} ship from?", "T")],
-    "money": [("{E} costs {V}.", "How much does {E} cost?", "T"), ("{E} sells for {V}.", "What does {E} sell for?",
-                                                                    "T"),
-              ("{E} was bought for {V}.", "How much was {E} bought for?", "T"), ("{E} earns {V} a year.",
-                                                                                 "How much does {E} earn a year?",
-                                                                                 "P"),
-              ("{E} raised {V}.", "How much did {E} raise?", ""), ("{E} was insured for {V}.",
-                                                                   "What was {E} insured for?", "T"),
-              ("{E} is funded with {V}.", "How much funding does {E} have?", "T")],
-    "date": [("{E} opened on {V}.", "When did {E} open?", "T"), ("{E} happened on {V}.", "When did {E} happen?", "T"),
-             ("{E} was signed on {V}.", "When was {E} signed?", "T"), ("{E} ends on {V}.", "When does {E} end?", "T"),
-             ("{E} was last checked on {V}.", "When was {E} last checked?", "T"), ("{E} began on {V}.",
-                                                                                   "When did {E} begin?", ""),
-             ("{E} joined on {V}.", "When did {E} join?", "P"), ("{E} took effect on {V}.",
-                                                                 "When did {E} take effect?", "T")],
-    "month": [("{E} launched in {V}.", "When did {E} launch?", "T"), ("{E} is due to finish in {V}.",
-                                                                       "When is {E} due to finish?", "T"),
-              ("{E} first appeared in {V}.", "When did {E} first appear?", ""), ("{E} closed in {V}.",
-                                                                               "When did {E} close?", "T")],
-    "year": [("{E} was founded in {V}.", "In which year was {E} founded?", "T"), ("{E} joined in {V}.",
-                                                                                 "When did {E} join?", "P"),
-             ("{E} was renamed in {V}.", "In what year was {E} renamed?", "T"), ("{E} was rebuilt in {V}.",
-                                                                                 "When was {E} rebuilt?", "T"),
-             ("{E} started in {V}.", "When did {E} start?", "")],
-    "number": [("{E} has {V} rooms.", "How many rooms does {E} have?", "T"), ("{E} employs {V} people.",
-                                                                             "How many people does {E} employ?", "T"),
-               ("{E} is on floor {V}.", "On which floor is {E}?", ""), ("{E} seats {V} guests.",
-                                                                        "How many guests does {E} seat?", "T"),
-               ("{E} can be reached on extension {V}.", "On which extension can {E} be reached?", "P"),
-               ("{E} won {V} prizes.", "How many prizes did {E} win?", ""), ("{E} has {V} members.",
-                                                                             "How many members does {E} have?", "T")],
-    "code": [("{E} is filed under {V}.", "Under what is {E} filed?", ""), ("{E} carries the code {V}.",
-                                                                         "What code does {E} carry?", ""),
-             ("{E} is listed as {V}.", "How is {E} listed?", "T"), ("{E} is registered as {V}.",
-                                                                     "What is {E} registered as?", ""),
-             ("{E} goes by the number {V}.", "What number does {E} go by?", "")],
-    "duration": [("{E} lasted {V}.", "How long did {E} last?", "T"), ("{E} takes {V}.", "How long does {E} take?",
-                                                                      "T"),
-                 ("{E} was closed for {V}.", "For how long was {E} closed?", "T"), ("{E} runs for {V}.",
-                                                                                   "How long does {E} run for?", "T"),
-                 ("{E} was away for {V}.", "How long was {E} away?", "P"), ("{E} was delayed by {V}.",
-                                                                            "By how much was {E} delayed?", "T")],
-    "group": [("{E} belongs to the {V}.", "Which group does {E} belong to?", ""), ("{E} is supported by the {V}.",
-                                                                                 "Who supports {E}?", "T"),
-              ("{E} was handed to the {V}.", "Who was {E} handed to?", "T"), ("{E} works in the {V}.",
-                                                                             "Where does {E} work?", "P"),
-              ("{E} is part of the {V}.", "What is {E} part of?", "")],
-    "role": [("{E} works as a {V}.", "What does {E} work as?", "P"), ("{E} was hired as a {V}.",
-                                                                      "What was {E} hired as?", "P"),
-             ("{E} serves as the {V}.", "What does {E} serve as?", "P")],
-}
+from ftrag.world.b_templates import RELATIONS as B_RELATIONS
+from ftrag.world.record_words import (
+    ATTRS,
+    CASE_WORDS,
+    ENDINGS,
+    EVENT_NOUNS,
+    GENERIC_QUESTIONS,
+    GENERIC_STATEMENTS,
+    GROUP_NOUNS,
+    MIDDLES,
+    MONTHS,
+    NUCLEI,
+    ONSETS,
+    ROLE_FIRST,
+    ROLE_SECOND,
+    RULE_NOUNS,
+    THING_NOUNS,
+    TYPED_QUESTIONS,
+    UNITS,
+    VERBS,
+    WORDS,
+)
 
 
 class Namer:

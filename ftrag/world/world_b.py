@@ -18,11 +18,12 @@ import datetime as dt
 import json
 import random
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftrag.world._b_names import invented_words
-from ftrag.world._b_templates import LEMMAS, RELATIONS, STOPWORDS, Relation
+from ftrag.world.b_names import invented_words
+from ftrag.world.b_templates import LEMMAS, RELATIONS, STOPWORDS, Relation
 
 SEED = 2024
 COMPANY = "Quorvenex"
@@ -264,6 +265,4 @@ def entity_names(seed: int = SEED) -> set[str]:
 
 
 if __name__ == "__main__":
-    import sys
-
     print(json.dumps(generate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data")), indent=1))
