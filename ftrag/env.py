@@ -1,10 +1,16 @@
-"""Seeds, devices and the environment check of lesson 00."""
+"""Seeds, devices, peak memory and the environment check of lesson 00.
+
+This module imports with the standard library alone: torch and psutil are imported where they are used, so that
+lesson 00's check can report a missing package instead of failing on it.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+import subprocess
+import threading
 from dataclasses import dataclass, field
 
 DEVICE_ENV = "FTRAG_DEVICE"
@@ -86,6 +92,100 @@ def get_device(prefer: str | None = None) -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Peak memory
+
+
+def gpu_used_mb(index: int = 0) -> float:
+    """Memory in use on GPU ``index`` as nvidia-smi reports it (every process's, CUDA contexts included); NaN when
+    unknown."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i",
+                              str(index)], capture_output=True, text=True, timeout=10).stdout
+        return float(out.strip().splitlines()[0])
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return float("nan")
+
+
+class PeakMemory:
+    """The most memory in use since it was made: ``peak_mb``, and ``extra_mb()`` above what was in use at the start.
+
+    What it measures: on a CUDA ``device``, PyTorch's allocator there; otherwise the resident memory (RSS) of this
+    process or, with ``children=True``, of its child processes together (a notebook's kernel). ``nvidia_smi=True``
+    also follows GPU 0's used memory (any process's) in ``gpu_peak_mb``, NaN once nvidia-smi cannot tell.
+    Call ``sample()`` where memory peaks (a training loop: right after backward), or use it as a ``with`` block: a
+    thread samples every ``interval`` seconds until the block ends.
+    """
+
+    def __init__(self, device: str = "cpu", *, children: bool = False, nvidia_smi: bool = False,
+                 interval: float = 0.2):
+        self.device, self.children, self.nvidia_smi, self.interval = device, children, nvidia_smi, interval
+        self.cuda = str(device).startswith("cuda")
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            self.start = torch.cuda.memory_allocated(device)
+        else:
+            import psutil  # polling RSS costs microseconds; tracemalloc would slow a training loop down
+
+            self.process = psutil.Process()
+            self.start = self._resident()
+        self.peak, self.gpu_peak_mb = self.start, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _resident(self) -> int:
+        if not self.children:
+            return self.process.memory_info().rss
+        import psutil
+
+        total = 0
+        for child in self.process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:  # a child that just ended
+                pass
+        return total
+
+    def sample(self) -> None:
+        """Take the memory in use now into account (CUDA's allocator keeps its own peak)."""
+        if not self.cuda:
+            self.peak = max(self.peak, self._resident())
+        if self.nvidia_smi:
+            used = gpu_used_mb()
+            self.gpu_peak_mb = used if used != used else max(self.gpu_peak_mb, used)  # NaN stays NaN
+
+    def _peak_bytes(self) -> int:
+        if self.cuda:
+            import torch
+
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        return self.peak
+
+    @property
+    def peak_mb(self) -> float:
+        return self._peak_bytes() / 2**20
+
+    def extra_mb(self) -> float:
+        """Memory above what was in use at the start (in training: activations, gradients, optimizer state)."""
+        return (self._peak_bytes() - self.start) / 2**20
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass

@@ -261,7 +261,7 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
     import torch
 
     from ftrag.files import read_examples
-    from ftrag.lm import rows_nll
+    from ftrag.lm import continuation_nll
     from ftrag.tasks.dialect import closing_choices, split_memos
     from ftrag.world.memos import CLOSING
 
@@ -277,9 +277,25 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
         ctx = tokenizer(context, add_special_tokens=False)["input_ids"] if context else []
         ctx = ctx[max(0, len(ctx) - (limit - 1 - len(body) - max(map(len, endings)))):]
         rows = [tokenizer("")["input_ids"] + ctx + body + e for e in endings]
-        nll = rows_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
+        nll = continuation_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
         expected.append(phrases[int(torch.tensor(nll).argmin())])
     assert closing_choices(model, tokenizer, heads, contexts) == expected
+
+
+def test_command_flags_come_from_a_dataclass(capsys):
+    """ftrag.cli: a flag per field, dashed as the recorded commands spell it (underscores work too), defaults from
+    TrainConfig, an unknown flag refused with argparse's message, the command recorded as typed."""
+    from ftrag.cli import command_line, parse, parser_for
+
+    parser = parser_for(adapters.AdapterArgs, prog="python -m ftrag.course.adapters", description="test")
+    (args,) = parse(parser, ["--batch-size", "4", "--warmup_steps", "3", "--task", "dialect"])
+    assert (args.batch_size, args.warmup_steps, args.task) == (4, 3, "dialect")
+    assert (args.steps, args.lr, args.out) == (ft.TrainConfig.steps, ft.TrainConfig.lr, None)
+    for bad in (["--bogus", "1"], ["--task", "poetry"]):
+        with pytest.raises(SystemExit):
+            parse(parser, bad)
+    assert "unrecognized arguments: --bogus 1" in capsys.readouterr().err
+    assert command_line("ftrag.course.adapters", ["--out", "a b"]) == "python -m ftrag.course.adapters --out 'a b'"
 
 
 def test_finetune_command_trains_a_dialect_adapter(tokenizer, tmp_path):

@@ -11,11 +11,14 @@ import torch
 from ftrag.course import modelcard
 from ftrag.lm import (
     ModelUnavailableError,
+    continuation_nll,
     exact_match,
     format_prompt,
     generate,
     load_model,
     normalize_answer,
+    pad_id_of,
+    pad_right,
     perplexity,
     resolve_model,
     token_losses,
@@ -118,6 +121,32 @@ def test_perplexity_matches_the_models_own_loss(course_lm):
     assert len(tokens) == len(losses) == ids.shape[1] - 2  # BOS predicts nothing; EOS is not added here
     with pytest.raises(ValueError):
         perplexity(model, tok, [])
+
+
+def test_continuation_nll_is_the_summed_loss_whatever_the_padding_or_batching(course_lm):
+    model, tok = course_lm
+    assert pad_id_of(SimpleNamespace(pad_token_id=3, eos_token_id=5)) == 3
+    assert pad_id_of(SimpleNamespace(pad_token_id=None, eos_token_id=5)) == 5
+    assert pad_id_of(SimpleNamespace(pad_token_id=None, eos_token_id=None)) == 0
+    ids, mask = pad_right([[5, 6, 7], [8]], 9)
+    assert ids.tolist() == [[5, 6, 7], [8, 9, 9]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    prefix = tok("Question: Where was Anna Berg born?\nAnswer:")["input_ids"]
+    rows = [prefix + tok(" " + a, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            for a in ("Lindholm", "Rothwick in the north", "a small town")]
+    want = []
+    for row in rows:  # one unpadded forward pass per row, by hand
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([row])).logits[0].float(), -1)
+        want.append(-sum(logp[j - 1, row[j]].item() for j in range(len(prefix), len(row))))
+    starts = [len(prefix)] * len(rows)
+    got = continuation_nll(model, rows, starts, pad_id_of(tok), batch_size=2)
+    assert got == pytest.approx(want, rel=1e-4)
+    assert continuation_nll(model, rows, starts, 123, batch_size=3) == pytest.approx(got, rel=1e-6)  # any pad id
+    assert continuation_nll(model, rows, starts, 0, batch_size=3, shared_prefix=True) == pytest.approx(got, rel=1e-5)
+    with pytest.raises(ValueError, match="same prefix"):
+        continuation_nll(model, rows, [1, 2, 3], 0, shared_prefix=True)
+    with pytest.raises(ValueError, match="from 1"):
+        continuation_nll(model, rows, [0, 1, 1], 0)
 
 
 def test_bad_model_names_say_what_to_do(monkeypatch):

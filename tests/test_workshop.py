@@ -210,10 +210,10 @@ def test_handout_is_one_self_contained_page(tmp_path):
 
 
 def test_gpu_memory_probe_is_nan_without_a_gpu(monkeypatch):
-    from ftrag.course import refresh
+    from ftrag.env import gpu_used_mb
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no nvidia-smi here
-    value = refresh._gpu_used_mb()
+    value = gpu_used_mb()
     assert value != value
 
 

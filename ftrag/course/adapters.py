@@ -4,14 +4,14 @@ score.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ftrag.cli import arg, command_line, parse, parser_for
 from ftrag.env import seed_everything
 from ftrag.files import read_examples
 from ftrag.lm import load_model, perplexity
@@ -44,30 +44,32 @@ def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
     return examples, score_dialect
 
 
+@dataclass
+class AdapterArgs:
+    """The flags of ``python -m ftrag.course.adapters``; the training ones default to ``TrainConfig``'s values."""
+
+    task: str = arg("json", "what to train on", choices=("json", "dialect"))
+    model: str | None = arg(None, "course-lm (default), a local folder or a hub id")
+    method: str = arg("lora", "what to train", choices=("lora", "qlora", "full"))
+    rank: int = arg(4, "LoRA rank r (lora and qlora)")
+    steps: int = arg(TrainConfig.steps, "optimizer steps")
+    batch_size: int = arg(TrainConfig.batch_size, "examples per step")
+    block_size: int = arg(512, "dialect: tokens per packed block (a memo is ~155 tokens: keep it longer than that)")
+    eval_every: int = arg(0, "dialect: closing-line EM on 100 validation memos every N steps (recorded in "
+                             "training.json)")
+    lr: float = arg(TrainConfig.lr, "peak learning rate")
+    warmup_steps: int = arg(TrainConfig.warmup_steps, "linear warm-up steps")
+    seed: int = arg(0, "seed of the example order and the token-row noise")
+    eval: int = arg(200, "test notices or memos to score after training (0: none)")
+    out: str | None = arg(None, "folder to save the adapter (lora, qlora) or model (full) in")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ftrag.course.adapters --task json --method lora --steps 600 --out FOLDER``: train, save, score."""
-
-
-    parser = argparse.ArgumentParser(description="Fine-tune a model on lesson 02's JSON task (supervised) or on "
-                                                 "lesson 03's dialect memos (continued pretraining); save, score.")
-    parser.add_argument("--task", choices=("json", "dialect"), default="json", help="what to train on")
-    parser.add_argument("--model", default=None, help="course-lm (default), a local folder or a hub id")
-    parser.add_argument("--method", choices=("lora", "qlora", "full"), default="lora", help="what to train")
-    parser.add_argument("--rank", type=int, default=4, help="LoRA rank r (lora and qlora)")
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="optimizer steps")
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="examples per step")
-    parser.add_argument("--block-size", type=int, default=512,
-                        help="dialect: tokens per packed block (a memo is ~155 tokens: keep it longer than that)")
-    parser.add_argument("--eval-every", type=int, default=0,
-                        help="dialect: closing-line EM on 100 validation memos every N steps (recorded in "
-                             "training.json)")
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
-    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps, help="linear warm-up steps")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the example order and the token-row noise")
-    parser.add_argument("--eval", type=int, default=200, help="test notices or memos to score after training "
-                                                              "(0: none)")
-    parser.add_argument("--out", default=None, help="folder to save the adapter (lora, qlora) or model (full) in")
-    args = parser.parse_args(argv)
+    parser = parser_for(AdapterArgs, prog="python -m ftrag.course.adapters",
+                        description="Fine-tune a model on lesson 02's JSON task (supervised) or on lesson 03's "
+                                    "dialect memos (continued pretraining); save, score.")
+    (args,) = parse(parser, argv)
     seed_everything(args.seed)
     model, tokenizer = load_model(args.model, device="cpu" if args.method != "qlora" else None)
     examples, score = _task_data(args.task, tokenizer, args)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
         # What produced it: a notebook that loads the adapter can show how it was trained and check its scores.
-        record = {"command": "python -m ftrag.course.adapters " + " ".join(argv if argv is not None else sys.argv[1:]),
+        record = {"command": command_line("ftrag.course.adapters", argv),
                   "task": args.task, "method": args.method, "rank": args.rank,
                   "config": {k: v for k, v in vars(config).items() if k != "progress"},
                   "train_seconds": round(result.seconds, 1), "trainable": result.trainable, "total": result.total,

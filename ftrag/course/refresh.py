@@ -18,8 +18,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -27,58 +25,10 @@ import torch
 
 from ftrag.course import labs, workshop
 from ftrag.course.colab import notebook_paths
-from ftrag.env import RUN_ENV
+from ftrag.env import RUN_ENV, PeakMemory
 from ftrag.paths import repo_root
 
 CELL_TIMEOUT_S = 900
-
-
-def _gpu_used_mb() -> float:
-    """Memory in use on GPU 0, from nvidia-smi (the kernel's CUDA context included); NaN when unknown."""
-
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", "0"],
-                             capture_output=True, text=True, timeout=10).stdout
-        return float(out.strip().splitlines()[0])
-    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
-        return float("nan")
-
-
-class _PeakMemory:
-    """Polls the memory of this process's children (the kernel) in a thread; ``peak_mb`` is the maximum.
-
-    With ``gpu=True`` it also polls GPU 0's used memory (``gpu_peak_mb``).
-    """
-
-    def __init__(self, interval: float = 0.2, gpu: bool = False):
-        self.interval, self.peak_mb, self.gpu, self.gpu_peak_mb = interval, 0.0, gpu, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:  # a child that just ended
-                    pass
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-            if self.gpu:
-                used = _gpu_used_mb()
-                self.gpu_peak_mb = used if used != used else max(self.gpu_peak_mb, used)  # NaN stays NaN
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> _PeakMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def execute(path: Path, gpu: bool = False) -> dict:
@@ -92,7 +42,7 @@ def execute(path: Path, gpu: bool = False) -> dict:
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})  # no timestamps: clean diffs
     start = time.perf_counter()
-    with _PeakMemory(gpu=gpu) as memory:
+    with PeakMemory(children=True, nvidia_smi=gpu) as memory:  # the kernel is a child process
         client.execute()
     seconds = time.perf_counter() - start
     nbformat.write(nb, path)

@@ -23,9 +23,11 @@ from ftrag.lm.load import (
 )
 from ftrag.lm.scoring import (
     context_perplexity,
+    continuation_nll,
     encode_for_lm,
+    pad_id_of,
+    pad_right,
     perplexity,
-    rows_nll,
     token_losses,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "answer_questions",
     "context_of",
     "context_perplexity",
+    "continuation_nll",
     "device_of",
     "encode_for_lm",
     "exact_match",
@@ -45,10 +48,11 @@ __all__ = [
     "generate",
     "load_model",
     "normalize_answer",
+    "pad_id_of",
+    "pad_right",
     "perplexity",
     "rc_em",
     "resolve_model",
-    "rows_nll",
     "token_losses",
     "with_distractors",
     "world_a_scores",

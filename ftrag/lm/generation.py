@@ -12,7 +12,7 @@ import torch
 
 from ftrag.files import read_examples, read_jsonl
 from ftrag.lm.load import context_of, device_of
-from ftrag.lm.scoring import perplexity
+from ftrag.lm.scoring import pad_id_of, perplexity
 
 # ----------------------------------------------------------------------------------------------------------
 # The prompt format (fixed: the course model was pretrained on exactly this)
@@ -108,7 +108,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
                 idx = order[start:start + batch_size]
                 enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop_ids or None,
-                                     pad_token_id=tokenizer.pad_token_id, **sampling)
+                                     pad_token_id=pad_id_of(tokenizer), **sampling)
                 new = out[:, enc["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
                 for i, row in zip(idx, new.tolist(), strict=True):
                     if eos is not None and eos in row:

@@ -3,60 +3,58 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from ftrag.cli import arg
 from ftrag.paths import data_path, repo_root
-
-
-def _f(default, help: str):
-    """A dataclass field whose help text is both its comment and its --flag's help."""
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class PretrainConfig:
+    """The pretraining recipe: each field's help text is both its comment and its --flag's help (``ftrag.cli.arg``)."""
+
     # data and folders (None: the World A files under data/, the run under runs/, the model under data/models/)
-    phase1_data: str | None = _f(None, "phase-1 corpus (.txt or .txt.xz, examples separated by a blank line)")
-    phase2_data: str | None = _f(None, "phase-2 corpus (same format)")
-    rc_test: str | None = _f(None, "rc_test.jsonl for the EM probe")
-    heldout: str | None = _f(None, "heldout.txt for the final perplexity")
-    work_dir: str | None = _f(None, "checkpoints, token cache and logs (default: runs/course-lm)")
-    out_dir: str | None = _f(None, "where the finished model goes (default: data/models/course-lm)")
-    max_examples: int = _f(0, "use only the first N examples of each phase (0: all); for quick tests")
-    seed: int = _f(1234, "seeds the weights, the data order and everything else")
+    phase1_data: str | None = arg(None, "phase-1 corpus (.txt or .txt.xz, examples separated by a blank line)")
+    phase2_data: str | None = arg(None, "phase-2 corpus (same format)")
+    rc_test: str | None = arg(None, "rc_test.jsonl for the EM probe")
+    heldout: str | None = arg(None, "heldout.txt for the final perplexity")
+    work_dir: str | None = arg(None, "checkpoints, token cache and logs (default: runs/course-lm)")
+    out_dir: str | None = arg(None, "where the finished model goes (default: data/models/course-lm)")
+    max_examples: int = arg(0, "use only the first N examples of each phase (0: all); for quick tests")
+    seed: int = arg(1234, "seeds the weights, the data order and everything else")
     # tokenizer and model shape (LlamaForCausalLM)
-    vocab_size: int = _f(4096, "byte-level BPE vocabulary, 256 bytes + 1 special token + merges")
-    hidden_size: int = _f(256, "width of the residual stream")
-    num_layers: int = _f(6, "transformer blocks")
-    num_heads: int = _f(4, "attention heads (head size = hidden_size / num_heads)")
-    intermediate_size: int = _f(688, "SwiGLU hidden width (~8/3 x hidden_size)")
-    max_len: int = _f(512, "context length; longer examples are truncated")
-    rope_theta: float = _f(10000.0, "RoPE base frequency")
+    vocab_size: int = arg(4096, "byte-level BPE vocabulary, 256 bytes + 1 special token + merges")
+    hidden_size: int = arg(256, "width of the residual stream")
+    num_layers: int = arg(6, "transformer blocks")
+    num_heads: int = arg(4, "attention heads (head size = hidden_size / num_heads)")
+    intermediate_size: int = arg(688, "SwiGLU hidden width (~8/3 x hidden_size)")
+    max_len: int = arg(512, "context length; longer examples are truncated")
+    rope_theta: float = arg(10000.0, "RoPE base frequency")
     # optimisation
-    budget_unit: str = _f("tokens", "unit of the phase budgets: tokens (reproducible) or minutes (of training time)")
-    phase1_budget: float = _f(3e6, "phase-1 budget in budget_unit (the spike: 2.5M tokens, 6 minutes)")
-    phase2_budget: float = _f(13e6, "phase-2 budget in budget_unit (the spike: 12.5M tokens, 30 minutes)")
-    batch_tokens: int = _f(4096, "padded tokens per batch (rows x longest row)")
-    lr: float = _f(2e-3, "peak learning rate (AdamW)")
-    min_lr_frac: float = _f(0.1, "final learning rate as a fraction of the peak")
-    schedule: str = _f("wsd", "wsd (warmup, stable, linear decay at the end) or cosine, over both phases")
-    warmup_steps: int = _f(100, "linear warmup steps")
-    decay_frac: float = _f(0.2, "wsd: share of the run spent decaying")
-    weight_decay: float = _f(0.1, "AdamW weight decay on matrices (not on norms)")
-    beta2: float = _f(0.95, "AdamW beta2")
-    grad_clip: float = _f(1.0, "clip the gradient norm to this (0: off)")
-    precision: str = _f("auto", "bf16 (autocast; weights stay fp32), fp32, or auto: bf16 only where this CPU "
-                        "multiplies bf16 matrices faster than fp32 (AVX512-BF16/AMX; an AVX2-only CPU emulates bf16)")
-    threads: int = _f(0, "torch threads (0: all cores)")
+    budget_unit: str = arg("tokens", "unit of the phase budgets: tokens (reproducible) or minutes (of training time)")
+    phase1_budget: float = arg(3e6, "phase-1 budget in budget_unit (the spike: 2.5M tokens, 6 minutes)")
+    phase2_budget: float = arg(13e6, "phase-2 budget in budget_unit (the spike: 12.5M tokens, 30 minutes)")
+    batch_tokens: int = arg(4096, "padded tokens per batch (rows x longest row)")
+    lr: float = arg(2e-3, "peak learning rate (AdamW)")
+    min_lr_frac: float = arg(0.1, "final learning rate as a fraction of the peak")
+    schedule: str = arg("wsd", "wsd (warmup, stable, linear decay at the end) or cosine, over both phases")
+    warmup_steps: int = arg(100, "linear warmup steps")
+    decay_frac: float = arg(0.2, "wsd: share of the run spent decaying")
+    weight_decay: float = arg(0.1, "AdamW weight decay on matrices (not on norms)")
+    beta2: float = arg(0.95, "AdamW beta2")
+    grad_clip: float = arg(1.0, "clip the gradient norm to this (0: off)")
+    precision: str = arg("auto", "bf16 (autocast; weights stay fp32), fp32, or auto: bf16 only where this CPU "
+                         "multiplies bf16 matrices faster than fp32 (AVX512-BF16/AMX; an AVX2-only CPU emulates bf16)")
+    threads: int = arg(0, "torch threads (0: all cores)")
     # bookkeeping
-    ckpt_minutes: float = _f(5.0, "checkpoint every N minutes")
-    probe_minutes: float = _f(10.0, "EM probe on rc_test every N minutes")
-    probe_rows: int = _f(100, "rc_test rows per probe, gold passage alone; as many again with 2 distractors")
-    log_every: int = _f(10, "log the mean loss every N steps")
-    save_dtype: str = _f("float32", "dtype of the saved weights: float32 or bfloat16")
-    stop_after_steps: int = _f(0, "checkpoint and stop after this many steps of this invocation (0: run to the "
-                                  "end); rerunning continues, e.g. across short sessions")
+    ckpt_minutes: float = arg(5.0, "checkpoint every N minutes")
+    probe_minutes: float = arg(10.0, "EM probe on rc_test every N minutes")
+    probe_rows: int = arg(100, "rc_test rows per probe, gold passage alone; as many again with 2 distractors")
+    log_every: int = arg(10, "log the mean loss every N steps")
+    save_dtype: str = arg("float32", "dtype of the saved weights: float32 or bfloat16")
+    stop_after_steps: int = arg(0, "checkpoint and stop after this many steps of this invocation (0: run to the "
+                                   "end); rerunning continues, e.g. across short sessions")
 
 
 # Tiny shapes and budgets for `--smoke` (a one-minute end-to-end check); explicit flags still win.

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ftrag.files import read_jsonl, sha256
+from ftrag.lm import pad_right
 from ftrag.pretrain.config import PretrainConfig
 
 
@@ -66,13 +66,8 @@ def epoch_batches(lengths: np.ndarray, batch_tokens: int, seed: int, phase: int,
 
 def collate(tokens: np.ndarray, offsets: np.ndarray, rows: np.ndarray, pad_id: int):
     """Right-padded input ids and labels (-100 on padding), both (B, T)."""
-    seqs = [tokens[offsets[i]:offsets[i + 1]].astype(np.int64) for i in rows]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = labels[i, :len(s)] = torch.from_numpy(s)
-    return ids, labels
+    ids, mask = pad_right([tokens[offsets[i]:offsets[i + 1]].astype(np.int64) for i in rows], pad_id)
+    return ids, ids.masked_fill(mask == 0, -100)
 
 
 def load_probe_rows(path: Path, n: int) -> dict[int, list[dict]]:

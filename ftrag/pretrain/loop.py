@@ -1,16 +1,17 @@
-"""The pretraining loop (nanoGPT-style): model, schedule, bf16 autocast where native, probes, checkpoints that resume.
+"""The pretraining loop (nanoGPT-style): model, bf16 autocast where native, probes, checkpoints that resume; the
+learning-rate schedule is fine-tuning's (``ftrag.train.lr_at``, by the share of the budget spent).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil
 import signal
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,10 @@ from ftrag.pretrain.data import collate, epoch_batches, load_probe_rows, tokeniz
 from ftrag.pretrain.precision import resolve_precision
 from ftrag.pretrain.report import probe_em, run_summary
 from ftrag.pretrain.tokenizer import prepare_tokenizer, save_tokenizer
+from ftrag.train.loop import lr_at
 
 # ----------------------------------------------------------------------------------------------------------
-# Model, schedule, probe
+# The model (its learning-rate schedule is ftrag.train.lr_at, shared with fine-tuning)
 
 
 def build_model(cfg: PretrainConfig, tokenizer):
@@ -42,18 +44,6 @@ def build_model(cfg: PretrainConfig, tokenizer):
                          bos_token_id=eot, eos_token_id=eot, pad_token_id=eot)
     torch.manual_seed(cfg.seed)
     return LlamaForCausalLM(config)
-
-
-def lr_at(cfg: PretrainConfig, step: int, progress: float) -> float:
-    """Learning rate at a step, given the share of the whole run (both phases) done."""
-    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-    if cfg.schedule == "cosine":
-        frac = cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    else:  # wsd keeps the peak through the phase switch and decays only at the end of the run
-        left = 1.0 - progress
-        frac = 1.0 if left >= cfg.decay_frac else \
-            cfg.min_lr_frac + (1 - cfg.min_lr_frac) * max(left, 0.0) / cfg.decay_frac
-    return cfg.lr * warm * frac
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -72,6 +62,14 @@ class TrainState:
     train_seconds: float = 0.0  # time in training steps (the minutes budget counts this)
     elapsed: float = 0.0  # wall time, probes and checkpoints included
     bf16: bool | None = None  # the precision chosen at the start; a resumed run keeps it
+
+    def count_step(self, phase: int, real: int, padded: int, seconds: float, minutes: bool) -> None:
+        """Account for a step of ``phase`` on ``real`` tokens (``padded`` with padding) that took ``seconds``."""
+        self.step, self.batch = self.step + 1, self.batch + 1
+        self.tokens += real
+        self.padded_tokens += padded
+        self.train_seconds += seconds
+        self.phase_used[phase] += seconds / 60 if minutes else real
 
 
 def save_checkpoint(path: Path, model, opt, state: TrainState, cfg: PretrainConfig) -> None:
@@ -115,12 +113,29 @@ class JsonlLog:
             f.write(json.dumps(record) + "\n")
 
 
-def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
-    """Train (or resume) the course model and save it to cfg.out_dir; returns the training summary."""
+# ----------------------------------------------------------------------------------------------------------
+# The run: set up (or resume), train through both phases, export
 
-    default_paths(cfg)
-    check_config(cfg)
-    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+
+@dataclass
+class Run:
+    """What a run works with (``start_run`` makes it); ``state`` is what a checkpoint saves besides the weights."""
+
+    work: Path  # the work dir: checkpoint, token caches, log
+    ckpt_path: Path
+    tokenizer: object
+    data: list  # (tokens, offsets) of each phase's examples
+    lengths: list  # token counts of each phase's examples
+    model: LlamaForCausalLM
+    opt: torch.optim.AdamW
+    n_params: int
+    state: TrainState
+    log: JsonlLog
+    probe_rows: dict
+
+
+def start_run(cfg: PretrainConfig, fresh: bool) -> Run:
+    """Tokenizer, tokenized corpora, model and optimizer: new, or restored from the work dir's checkpoint."""
     work = Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     ckpt_path = work / "checkpoint.pt"
@@ -156,8 +171,13 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
     state.bf16 = bf16 = bf16 if state.bf16 is None else state.bf16
     print(f"model: {n_params / 1e6:.2f}M parameters, {cfg.num_layers} layers x {cfg.hidden_size}, "
           f"vocab {len(tokenizer)}; threads {torch.get_num_threads()}, precision {'bf16' if bf16 else 'fp32'} ({why})")
+    return Run(work, ckpt_path, tokenizer, data, lengths, model, opt, n_params, state, log, probe_rows)
 
-    # Stop cleanly on Ctrl-C / SIGTERM: finish the step, checkpoint, exit (re-running the command resumes).
+
+@contextmanager
+def stop_on_signal():
+    """Ctrl-C / SIGTERM ask the loop to finish its step, checkpoint and stop (re-running the command resumes); a
+    second Ctrl-C aborts. Yields the request: ``stop["asked"]``."""
     stop = {"asked": False}
 
     def ask_stop(signum, frame):
@@ -169,7 +189,55 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
     # (Signal handlers can only be set from the main thread; elsewhere, e.g. a worker thread, Ctrl-C just aborts.)
     in_main = threading.current_thread() is threading.main_thread()
     old_handlers = {s: signal.signal(s, ask_stop) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
+    try:
+        yield stop
+    finally:
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
 
+
+def train_step(model, opt, ids: torch.Tensor, labels: torch.Tensor, lr: float, bf16: bool,
+               grad_clip: float) -> torch.Tensor:
+    """One AdamW step at learning rate ``lr`` on a batch of (B, T) ids and labels; returns the batch's loss."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    # No attention mask: with right padding a causal model's real tokens never see the padding, and
+    # SDPA's is_causal path is faster than an explicit mask. The padding is out of the loss (labels -100).
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(input_ids=ids, labels=labels).loss
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss
+
+
+def probe(run: Run, phase: int) -> dict:
+    """The EM probe on rc_test, written to the log."""
+    result = probe_em(run.model, run.tokenizer, run.probe_rows)
+    run.log.write(event="probe", step=run.state.step, phase=phase + 1, tokens=run.state.tokens, **result)
+    return result
+
+
+@dataclass
+class LogWindow:
+    """What the steps since the last log line add up to."""
+
+    loss_sum: float = 0.0
+    steps: int = 0
+    tokens: int = 0  # real tokens
+    seconds: float = 0.0  # in training steps
+
+    def add(self, loss: float, tokens: int, seconds: float) -> None:
+        self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
+        self.tokens, self.seconds = self.tokens + tokens, self.seconds + seconds
+
+
+def run_phases(cfg: PretrainConfig, run: Run, stop: dict) -> None:
+    """Train through both phases until their budgets are spent or a stop is asked; log, probe and checkpoint on the
+    way (every ``log_every`` steps, ``probe_minutes``, ``ckpt_minutes``)."""
+    state, tokenizer = run.state, run.tokenizer
     budgets = [cfg.phase1_budget, cfg.phase2_budget]
     scale = 60.0 if cfg.budget_unit == "minutes" else 1.0  # budgets in minutes are counted in seconds
     total = sum(budgets) * scale
@@ -178,86 +246,66 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
                unit="tok" if scale == 1 else "s", unit_scale=scale == 1, bar_format=fmt, dynamic_ncols=True)
     start_wall = time.time() - state.elapsed
     last_ckpt = last_probe = time.time()
-    loss_sum, loss_n, window_tokens, window_secs = 0.0, 0, 0, 0.0
+    window = LogWindow()
     plan, plan_key = None, None
     first_step = state.step
-    model.train()
+    run.model.train()
     try:
         if state.phase == 2 and state.phase_used[1] < budgets[1]:  # a finished run given a larger phase-2 budget
             state.phase = 1
         while state.phase < 2 and not stop["asked"]:
             p = state.phase
             if state.phase_used[p] >= budgets[p]:  # phase done: log a probe and move on
-                result = probe_em(model, tokenizer, probe_rows)
-                log.write(event="probe", step=state.step, phase=p + 1, tokens=state.tokens, **result)
-                tqdm.write(f"end of phase {p + 1}: step {state.step} {result}")
+                tqdm.write(f"end of phase {p + 1}: step {state.step} {probe(run, p)}")
                 last_probe = time.time()
                 state.phase, state.epoch, state.batch = p + 1, 0, 0
                 continue
             if plan_key != (p, state.epoch):
-                plan, plan_key = epoch_batches(lengths[p], cfg.batch_tokens, cfg.seed, p, state.epoch), (p, state.epoch)
+                plan_key = (p, state.epoch)
+                plan = epoch_batches(run.lengths[p], cfg.batch_tokens, cfg.seed, p, state.epoch)
             if state.batch >= len(plan):
                 state.epoch, state.batch = state.epoch + 1, 0
                 continue
 
             t0 = time.perf_counter()
-            ids, labels = collate(*data[p], plan[state.batch], tokenizer.pad_token_id)  # (B, T) each
-            progress = sum(state.phase_used) / sum(budgets)
-            lr = lr_at(cfg, state.step, progress)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            # No attention mask: with right padding a causal model's real tokens never see the padding, and
-            # SDPA's is_causal path is faster than an explicit mask. The padding is out of the loss (labels -100).
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = model(input_ids=ids, labels=labels).loss
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            ids, labels = collate(*run.data[p], plan[state.batch], tokenizer.pad_token_id)  # (B, T) each
+            lr = lr_at(state.step, cfg, sum(state.phase_used) / sum(budgets))  # by the share of both budgets spent
+            loss = train_step(run.model, run.opt, ids, labels, lr, state.bf16, cfg.grad_clip)
             dt = time.perf_counter() - t0
 
             real = int((labels != -100).sum())
-            state.step, state.batch = state.step + 1, state.batch + 1
-            state.tokens += real
-            state.padded_tokens += ids.numel()
-            state.train_seconds += dt
-            state.phase_used[p] += real if scale == 1 else dt / 60
+            state.count_step(p, real, ids.numel(), dt, minutes=scale != 1)
             state.elapsed = time.time() - start_wall
             bar.update(min(real if scale == 1 else dt, max(bar.total - bar.n, 0)))  # the last step overshoots
-            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
-            window_tokens, window_secs = window_tokens + real, window_secs + dt
+            window.add(loss.item(), real, dt)
             if state.step % cfg.log_every == 0:
-                tps = window_tokens / window_secs
-                log.write(step=state.step, phase=p + 1, tokens=state.tokens, loss=round(loss_sum / loss_n, 4),
-                          lr=lr, elapsed=round(state.elapsed, 1), tok_per_s=round(tps))
-                bar.set_postfix(phase=p + 1, loss=f"{loss_sum / loss_n:.3f}", tok_s=f"{tps:,.0f}")
-                loss_sum, loss_n, window_tokens, window_secs = 0.0, 0, 0, 0.0
+                tps, mean_loss = window.tokens / window.seconds, window.loss_sum / window.steps
+                run.log.write(step=state.step, phase=p + 1, tokens=state.tokens, loss=round(mean_loss, 4), lr=lr,
+                              elapsed=round(state.elapsed, 1), tok_per_s=round(tps))
+                bar.set_postfix(phase=p + 1, loss=f"{mean_loss:.3f}", tok_s=f"{tps:,.0f}")
+                window = LogWindow()
             now = time.time()
             if now - last_probe >= cfg.probe_minutes * 60:
-                result = probe_em(model, tokenizer, probe_rows)
-                log.write(event="probe", step=state.step, phase=p + 1, tokens=state.tokens, **result)
+                result = probe(run, p)
                 tqdm.write(f"probe at step {state.step} (phase {p + 1}, {state.tokens:,} tokens): {result}")
                 last_probe = now = time.time()
             if cfg.stop_after_steps and state.step - first_step >= cfg.stop_after_steps:
                 stop["asked"] = True
             if now - last_ckpt >= cfg.ckpt_minutes * 60:
-                save_checkpoint(ckpt_path, model, opt, state, cfg)
+                save_checkpoint(run.ckpt_path, run.model, run.opt, state, cfg)
                 last_ckpt = time.time()
     finally:
         bar.close()
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
     state.elapsed = time.time() - start_wall
-    save_checkpoint(ckpt_path, model, opt, state, cfg)
-    if state.phase < 2:
-        print(f"stopped at step {state.step}; checkpoint saved in {ckpt_path}. Run the same command to resume.")
-        return {}
 
-    # The finished model, in Hugging Face format: loadable with AutoModelForCausalLM/AutoTokenizer alone.
+
+def export_model(cfg: PretrainConfig, run: Run, command: str) -> dict:
+    """Save the finished model to cfg.out_dir with its tokenizer, log and summary; returns the summary."""
+    # Hugging Face format: loadable with AutoModelForCausalLM/AutoTokenizer alone.
+    model, tokenizer = run.model, run.tokenizer
     model.eval()
     out = Path(cfg.out_dir)
-    tmp = work / "final.tmp"
+    tmp = run.work / "final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id,
                                                eos_token_id=tokenizer.eos_token_id,
@@ -268,8 +316,8 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
         save_model.generation_config = model.generation_config
     save_model.save_pretrained(tmp)
     save_tokenizer(tokenizer, tmp, cfg.max_len)
-    summary = run_summary(cfg, state, model, tokenizer, n_params, probe_rows, command)
-    shutil.copy(work / "training_log.jsonl", tmp / "training_log.jsonl")
+    summary = run_summary(cfg, run.state, model, tokenizer, run.n_params, run.probe_rows, command)
+    shutil.copy(run.work / "training_log.jsonl", tmp / "training_log.jsonl")
     (tmp / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     out.mkdir(parents=True, exist_ok=True)
     for f in tmp.iterdir():  # file by file: other files in out (a model card) stay
@@ -279,3 +327,18 @@ def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
     print(json.dumps({k: summary[k] for k in ("steps", "tokens", "tokens_per_s", "final_probe", "heldout_ppl")}))
     print(f"saved the model to {out}")
     return summary
+
+
+def train(cfg: PretrainConfig, fresh: bool = False, command: str = "") -> dict:
+    """Train (or resume) the course model and save it to cfg.out_dir; returns the training summary ({} if stopped)."""
+    default_paths(cfg)
+    check_config(cfg)
+    torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    run = start_run(cfg, fresh)
+    with stop_on_signal() as stop:
+        run_phases(cfg, run, stop)
+    save_checkpoint(run.ckpt_path, run.model, run.opt, run.state, cfg)
+    if run.state.phase < 2:
+        print(f"stopped at step {run.state.step}; checkpoint saved in {run.ckpt_path}. Run the same command to resume.")
+        return {}
+    return export_model(cfg, run, command)

@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ftrag.lm import format_prompt, generate
+from ftrag.lm import continuation_nll, format_prompt, generate, pad_id_of
 from ftrag.retrieval import Chunk, check_k, check_queries
 
 KINDS = ("lexical", "paraphrased")
@@ -100,34 +98,16 @@ def retrieval_table(runs: dict[str, Sequence[Sequence[str]]], qa: Sequence[dict]
 # Reranking with the reader itself
 
 
-@torch.no_grad()
 def pair_log_likelihoods(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 32) -> list[float]:
     """log p(question | passage) under a causal LM for each (question, passage) pair, in the course's format."""
     if isinstance(pairs, (str, tuple)) or not pairs:
         raise ValueError("pairs must be a non-empty list of (question, passage) tuples")
-    rows = []  # (prefix ids, question ids): the prompt up to "Question:", then the question's own tokens
+    rows, starts = [], []  # the prompt up to "Question:", then the question's own tokens (the ones scored)
     for question, passage in pairs:
-        prefix = format_prompt(question, [passage]).rsplit("\nQuestion:", 1)[0] + "\nQuestion:"
-        q_ids = tokenizer(" " + " ".join(question.split()), add_special_tokens=False)["input_ids"]
-        rows.append((tokenizer(prefix)["input_ids"], q_ids))
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]) + len(rows[i][1]))  # similar lengths batch up
-    scores = [0.0] * len(rows)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = [rows[i][0] + rows[i][1] for i in idx]
-        ids = torch.full((len(batch), max(map(len, batch))), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for b, r in enumerate(batch):  # right padding: the real tokens keep their positions
-            ids[b, :len(r)], mask[b, :len(r)] = torch.tensor(r), 1
-        logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits  # (B, T, V)
-        for b, i in enumerate(idx):
-            n_prefix, q_ids = len(rows[i][0]), rows[i][1]
-            pos = torch.arange(n_prefix - 1, n_prefix - 1 + len(q_ids))  # the positions that predict the question
-            logp = F.log_softmax(logits[b, pos].float(), -1)  # (len(q_ids), V)
-            scores[i] = logp[torch.arange(len(q_ids)), torch.tensor(q_ids)].sum().item()
-    return scores
+        prefix = tokenizer(format_prompt(question, [passage]).rsplit("\nQuestion:", 1)[0] + "\nQuestion:")["input_ids"]
+        rows.append(prefix + tokenizer(" " + " ".join(question.split()), add_special_tokens=False)["input_ids"])
+        starts.append(len(prefix))
+    return [-nll for nll in continuation_nll(model, rows, starts, pad_id_of(tokenizer), batch_size)]
 
 
 def question_log_likelihood(model, tokenizer, question: str, passages: Sequence[str]) -> list[float]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from ftrag.files import read_examples
-from ftrag.lm import device_of, exact_match, perplexity, world_a_scores
+from ftrag.lm import continuation_nll, exact_match, pad_id_of, perplexity, world_a_scores
 from ftrag.train import TrainConfig, lm_examples, lora_model, tokens_to_train, train
 from ftrag.world.memos import CLOSING, split_closing
 
@@ -53,34 +52,19 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
     width = max(len(e) for e in endings)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or [0])[0]
-    device = device_of(model)
-    ending_ids = torch.full((len(endings), width), pad_id, dtype=torch.long)
-    ending_mask = torch.zeros((len(endings), width), dtype=torch.long)
-    for j, e in enumerate(endings):
-        ending_ids[j, :len(e)], ending_mask[j, :len(e)] = torch.tensor(e), 1
-    ending_ids, ending_mask = ending_ids.to(device), ending_mask.to(device)
     chosen = []
-    with torch.no_grad():
-        for i, head in enumerate(heads):
-            body = tokenizer(head, add_special_tokens=False)["input_ids"]
-            ctx = (tokenizer(contexts[i], add_special_tokens=False, verbose=False)["input_ids"]
-                   if contexts and contexts[i] else [])  # (verbose: a context may exceed the window; it is cut)
-            # The same context for every phrase: room for the longest one, the oldest context tokens dropped first.
-            room = limit - len(bos) - len(body) - width
-            ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
-            prefix = torch.tensor([bos + ctx + body], device=device)
-            # The memo is read once; its key/value cache is then shared by the twelve candidate endings.
-            out = model(input_ids=prefix, use_cache=True)
-            cache = out.cache
-            cache.batch_repeat_interleave(len(endings))
-            mask = torch.cat([torch.ones((len(endings), prefix.shape[1]), dtype=torch.long, device=device),
-                              ending_mask], dim=1)
-            logits = model(input_ids=ending_ids, cache=cache, attention_mask=mask).logits.float()
-            # Token 0 of an ending is predicted by the memo's last position, token t by the ending's position t-1.
-            logits = torch.cat([out.logits[:, -1:].float().expand(len(endings), 1, -1), logits[:, :-1]], dim=1)
-            nll = F.cross_entropy(logits.transpose(1, 2), ending_ids, reduction="none") * ending_mask
-            chosen.append(phrases[int(nll.sum(1).argmin())])
+    for i, head in enumerate(heads):
+        body = tokenizer(head, add_special_tokens=False)["input_ids"]
+        ctx = (tokenizer(contexts[i], add_special_tokens=False, verbose=False)["input_ids"]
+               if contexts and contexts[i] else [])  # (verbose: a context may exceed the window; it is cut)
+        # The same context for every phrase: room for the longest one, the oldest context tokens dropped first.
+        room = limit - len(bos) - len(body) - width
+        ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
+        prefix = bos + ctx + body
+        # The memo is read once; its key/value cache is then shared by the twelve candidate endings.
+        nll = continuation_nll(model, [prefix + e for e in endings], [len(prefix)] * len(endings),
+                               pad_id_of(tokenizer), batch_size=len(endings), shared_prefix=True)
+        chosen.append(phrases[min(range(len(phrases)), key=nll.__getitem__)])
     return chosen
 
 
@@ -134,8 +118,8 @@ def train_on_memos(model, tokenizer, *, method: str = "lora", rank: int = 4, lr:
         model.requires_grad_(True)
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, seed=seed,
                          progress=progress)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return model, train(model, examples, config, pad_id=pad_id, eval_fn=eval_fn, eval_every=eval_every)
+    return model, train(model, examples, config, pad_id=pad_id_of(tokenizer), eval_fn=eval_fn,
+                        eval_every=eval_every)
 
 
 def forgetting_scores(model, tokenizer, *, n_test: int = 200, n_heldout: int = 100, n_rc: int = 100) -> dict:

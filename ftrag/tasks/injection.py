@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ftrag.files import read_jsonl
-from ftrag.lm import answer_questions, format_prompt, normalize_answer, world_a_scores
+from ftrag.lm import answer_questions, format_prompt, normalize_answer, pad_id_of, world_a_scores
 from ftrag.retrieval import BM25Retriever, chunk_documents
 from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
 from ftrag.tasks.multiple_choice import mc_accuracy, option_log_likelihoods, options_for
@@ -126,8 +126,7 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
         model.requires_grad_(True)
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr or LR[method], warmup_steps=min(10, steps - 1),
                          seed=seed, progress=progress)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return model, train(model, examples, config, pad_id=pad_id)
+    return model, train(model, examples, config, pad_id=pad_id_of(tokenizer))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -373,5 +372,4 @@ def train_more(model, tokenizer, texts: Sequence[str], *, seed: int = 0):
     examples = packed_examples(tokenizer, texts, steps=UPDATE_STEPS, seed=seed)
     config = TrainConfig(steps=UPDATE_STEPS, batch_size=BATCH_SIZE, lr=LR["lora"], warmup_steps=1, seed=seed,
                          progress=False)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return model, train(model, examples, config, pad_id=pad_id)
+    return model, train(model, examples, config, pad_id=pad_id_of(tokenizer))

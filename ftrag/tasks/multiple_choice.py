@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ftrag.lm import format_prompt, normalize_answer, rows_nll
+from ftrag.lm import continuation_nll, format_prompt, normalize_answer, pad_id_of
 
 
 def options_for(rows: Sequence[dict], facts: Sequence[dict], n_distractors: int = 3, seed: int = 0) -> list[list[str]]:
@@ -68,8 +68,7 @@ def option_log_likelihoods(model, tokenizer, prompts: Sequence[str], options: Se
             rows.append(prefix + tokenizer(" " + " ".join(option.split()), add_special_tokens=False)["input_ids"] + end)
             starts.append(len(prefix))
         shape.append(len(opts))
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end[0]
-    nll = rows_nll(model, rows, starts, pad_id, batch_size)
+    nll = continuation_nll(model, rows, starts, pad_id_of(tokenizer), batch_size)
     out, i = [], 0
     for n in shape:
         out.append([-v for v in nll[i:i + n]])

@@ -7,41 +7,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
 
+from ftrag.env import PeakMemory
+from ftrag.lm import pad_right
 from ftrag.train.params import count_parameters
 
 IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
-
-
-class _PeakMemory:
-    """Peak memory while training: CUDA's allocator statistics, or this process's resident memory on a CPU."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
-        if self.cuda:
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-            self.start = torch.cuda.memory_allocated(device)
-        else:
-            import psutil  # polling RSS once a step costs microseconds; tracemalloc would slow training down
-
-            self.process = psutil.Process()
-            self.start = self.process.memory_info().rss
-        self.peak = self.start
-        self.device = device
-
-    def sample(self) -> None:
-        if not self.cuda:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def extra_mb(self) -> float:
-        """Memory above what was in use when training started (activations, gradients, optimizer state)."""
-        if self.cuda:
-            self.peak = torch.cuda.max_memory_allocated(self.device)
-        return (self.peak - self.start) / 2**20
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -101,13 +76,10 @@ class TrainResult:
 
 def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad ``input_ids``/``labels`` to one width; padding is masked out of attention and loss."""
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[i, :n], labels[i, :n], mask[i, :n] = torch.tensor(e["input_ids"]), torch.tensor(e["labels"]), 1
+    if any(len(e["labels"]) != len(e["input_ids"]) for e in examples):
+        raise ValueError("every example needs one label per input id (IGNORE_INDEX where there is no loss)")
+    ids, mask = pad_right([e["input_ids"] for e in examples], pad_id)
+    labels, _ = pad_right([e["labels"] for e in examples], IGNORE_INDEX)
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
@@ -136,11 +108,34 @@ def lm_examples(tokenizer, texts: Sequence[str], block_size: int = 256, *, pack:
     return [{"input_ids": b, "labels": b} for b in blocks if len(b) >= 2]
 
 
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Learning rate at ``step`` (0-based): linear warm-up, then linear decay to 0."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    return config.lr * (config.steps - step) / (config.steps - config.warmup_steps)
+class Schedule(Protocol):
+    """What ``lr_at`` reads of a config: ``TrainConfig`` (fine-tuning) and ``ftrag.pretrain``'s ``PretrainConfig``."""
+
+    lr: float
+    warmup_steps: int
+
+
+def lr_at(step: int, config: Schedule, progress: float | None = None) -> float:
+    """Learning rate at ``step`` (0-based): a linear warm-up to ``config.lr`` over ``config.warmup_steps``, then decay.
+
+    Fine-tuning (a ``TrainConfig``, no ``progress``): linear decay to 0 at step ``config.steps``. Pretraining (a
+    ``PretrainConfig``, ``progress`` = the share of the whole run's budget spent): ``config.schedule`` "wsd" holds the
+    peak, then decays linearly to ``config.min_lr_frac`` of it over the last ``config.decay_frac`` of the run;
+    "cosine" falls along half a cosine to that floor.
+    """
+    # Each branch keeps the order of its floating-point operations: the recorded runs' rates, to the last bit.
+    if progress is None:  # by steps
+        if step < config.warmup_steps:
+            return config.lr * (step + 1) / config.warmup_steps
+        return config.lr * (config.steps - step) / (config.steps - config.warmup_steps)
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    floor = config.min_lr_frac
+    if config.schedule == "cosine":
+        frac = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    else:  # wsd keeps the peak through the phase switch and decays only at the end of the run
+        left = 1.0 - progress
+        frac = 1.0 if left >= config.decay_frac else floor + (1 - floor) * max(left, 0.0) / config.decay_frac
+    return config.lr * warm * frac
 
 
 def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int = 0,
@@ -182,7 +177,7 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         model.train()
         eval_seconds += time.perf_counter() - t0
 
-    memory = _PeakMemory(device)
+    memory = PeakMemory(device)
     model.train()
     start = time.perf_counter()
     if eval_fn is not None:
