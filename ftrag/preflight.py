@@ -196,6 +196,7 @@ def preflight(only: list[str] | None = None) -> Report:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
+    # Plain argparse on purpose, not ftrag.cli: that imports transformers, and this must start on a broken install.
     parser = argparse.ArgumentParser(description="Check that this machine can run the course (PASS/FAIL per line).")
     parser.add_argument("--only", nargs="+", metavar="CHECK", choices=list(CHECKS),
                         help=f"run only these checks ({', '.join(CHECKS)})")

@@ -251,3 +251,11 @@ def test_4bit_weights_dequantize_the_same_on_every_cpu():
     by_hand = (_get_4bit_code("nf4", w.device)[nibbles] * scales).reshape(w.shape)
     assert torch.equal(back, by_hand)
     assert (back - w).norm() / w.norm() < 0.12  # NF4's own rounding error is about 9%
+
+
+def test_committed_model_cards_match_their_stored_numbers(capsys):
+    """``python -m ftrag.course.modelcard --check``: each course model's README.md is the card its eval.json,
+    training_summary.json and config.json make (rendered in memory; nothing measured, nothing written)."""
+    assert modelcard.stale_cards() == [], "run `python -m ftrag.course.modelcard --card-only --model NAME`"
+    assert modelcard.main(["--check"]) == 0
+    assert "match" in capsys.readouterr().out

@@ -8,11 +8,12 @@ only reports). The install cell clones the release and runs ``colab/install.py``
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.paths import repo_root
 
 RELEASE_FILE = ("colab", "release.toml")  # inside the course repository
@@ -131,16 +132,24 @@ def save_release(repo: str, ref: str, path: Path | None = None) -> None:
     path.write_text(f'{comments}repo = "{repo}"\nref = "{ref}"\n', encoding="utf-8")
 
 
+@dataclass
+class ColabArgs:
+    """The flags of ``python -m ftrag.course.colab``; --repo and --ref default to colab/release.toml's (``main``)."""
+
+    repo: str | None = arg(None, "OWNER/REPO on GitHub (saved in colab/release.toml)")
+    ref: str | None = arg(None, "git tag or branch Colab should use (saved in colab/release.toml)")
+    check: bool = switch("only report notebooks whose badge or cell is wrong")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.course.colab [--repo OWNER/REPO --ref TAG]``: rewrite (``--check``: check) every notebook."""
     import nbformat
 
-
-    parser = argparse.ArgumentParser(description="Rewrite (or check) every notebook's Colab badge and install cell.")
+    parser = parser_for(ColabArgs, prog="python -m ftrag.course.colab",
+                        description="Rewrite (or check) every notebook's Colab badge and install cell.")
     repo, ref = release()
-    parser.add_argument("--repo", default=repo, help="OWNER/REPO on GitHub (saved in colab/release.toml)")
-    parser.add_argument("--ref", default=ref, help="git tag or branch Colab should use (saved in colab/release.toml)")
-    parser.add_argument("--check", action="store_true", help="only report notebooks whose badge or cell is wrong")
-    args = parser.parse_args(argv)
+    parser.set_defaults(repo=repo, ref=ref)  # the release file's, read when the tool starts
+    (args,) = parse(parser, argv)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repo):
         parser.error(f"--repo must look like OWNER/REPO, got {args.repo!r}")
     if not re.fullmatch(r"[\w./-]+", args.ref):

@@ -5,11 +5,12 @@ The pages' text, flow chart and print style are the templates ``ftrag/course/tem
 
 from __future__ import annotations
 
-import argparse
 import re
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
+from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.course.render import render
 from ftrag.decision import ROWS, fill, recorded_values
 from ftrag.paths import repo_root
@@ -37,15 +38,23 @@ def guide_path() -> Path:
     return repo_root() / "docs" / "decision_guide.md"
 
 
+@dataclass
+class GuideArgs:
+    """The flags of ``python -m ftrag.course.guide``."""
+
+    check: bool = switch("exit 1 if docs/decision_guide.md is out of date")
+    # --html alone (nargs="?") writes to const; not given, html is None and the guide page is written
+    html: Path | None = arg(None, "write the one-page printable handout instead (default FILE: "
+                                  "build/decision_guide.html)", metavar="FILE", nargs="?",
+                            const=Path("build/decision_guide.html"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ftrag.course.guide``: write docs/decision_guide.md from the results files (``--check``: only
     compare)."""
-
-    parser = argparse.ArgumentParser(description="Write the decision guide from the lessons' results files.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/decision_guide.md is out of date")
-    parser.add_argument("--html", type=Path, metavar="FILE", nargs="?", const=Path("build/decision_guide.html"),
-                        help="write the one-page printable handout instead (default FILE: build/decision_guide.html)")
-    args = parser.parse_args(argv)
+    parser = parser_for(GuideArgs, prog="python -m ftrag.course.guide",
+                        description="Write the decision guide from the lessons' results files.")
+    (args,) = parse(parser, argv)
     if args.html:
         out = args.html if args.html.is_absolute() else repo_root() / args.html
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,12 +12,13 @@ the untouched lab sees each check fail with a message (a test proves that).
 
 from __future__ import annotations
 
-import argparse
 import copy
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from ftrag.cli import parse, parser_for, switch
 from ftrag.course import colab
 from ftrag.files import sync_generated
 from ftrag.paths import repo_root
@@ -91,12 +92,18 @@ def lab_text(solution_path: Path, root: Path) -> tuple[Path, str]:
     return lab_path, nbformat.writes(nbformat.from_dict(lab)) + "\n"
 
 
+@dataclass
+class LabsArgs:
+    """The flags of ``python -m ftrag.course.labs``."""
+
+    check: bool = switch("write nothing; exit 1 if any lab is out of date")
+
+
 def main(argv: list[str] | None = None) -> int:
-
-    parser = argparse.ArgumentParser(description="Generate labs/X.ipynb from solutions/X.ipynb.")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any lab is out of date")
-    args = parser.parse_args(argv)
-
+    """``python -m ftrag.course.labs``: write every lab from its solution (``--check``: only compare)."""
+    parser = parser_for(LabsArgs, prog="python -m ftrag.course.labs",
+                        description="Generate labs/X.ipynb from solutions/X.ipynb.")
+    (args,) = parse(parser, argv)
     root = repo_root()
     labs = dict(lab_text(path, root) for path in sorted((root / "solutions").glob("*.ipynb")))
     stale = sync_generated(labs, root, check=args.check)

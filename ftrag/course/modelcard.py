@@ -3,20 +3,23 @@
 Every number in ``data/models/<name>/README.md`` comes from this module, which also stores them in ``eval.json``
 beside the weights, with the same measurements on a fixed small sample that ``tests/test_model.py`` re-runs. The
 card's text (and, for course-lm, what was tried before it) is ``ftrag/course/templates/model_card.md.j2``.
+``--check`` only renders each course model's card from its committed numbers and compares it with the README.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.course.render import render
-from ftrag.files import read_examples, read_jsonl
+from ftrag.files import read_examples, read_jsonl, sync_generated
 from ftrag.lm import (
+    COURSE_MODELS,
     answer_questions,
     exact_match,
     format_prompt,
@@ -26,6 +29,7 @@ from ftrag.lm import (
     rc_em,
     resolve_model,
 )
+from ftrag.paths import repo_root
 from ftrag.tasks.json_output import JSON_QUESTION
 
 SAMPLE = {"rc": 120, "closed_book_b": 200, "json": 40, "heldout": 60}  # rows the test re-measures
@@ -143,23 +147,55 @@ def loss_plot(model_dir: Path) -> None:
     plt.close(fig)
 
 
-def write_card(model_dir: Path, result: dict) -> Path:
-    """README.md beside the weights: ``templates/model_card.md.j2`` filled from eval.json and the training summary."""
+def card_text(model_dir: Path, result: dict) -> str:
+    """The card (README.md) of the model in ``model_dir``: ``templates/model_card.md.j2`` filled from ``result``
+    (eval.json's numbers), the training summary and the config."""
     summary = json.loads((model_dir / "training_summary.json").read_text())
     vocab = json.loads((model_dir / "config.json").read_text())["vocab_size"]
-    text = render("model_card.md.j2", name=model_dir.name, result=result, full=result["full"], sample=result["sample"],
-                  summary=summary, cfg=summary["config"], vocab=vocab, distractors=DISTRACTORS)
+    return render("model_card.md.j2", name=model_dir.name, result=result, full=result["full"],
+                  sample=result["sample"], summary=summary, cfg=summary["config"], vocab=vocab,
+                  distractors=DISTRACTORS)
+
+
+def write_card(model_dir: Path, result: dict) -> Path:
+    """README.md beside the weights: ``templates/model_card.md.j2`` filled from eval.json and the training summary."""
     path = model_dir / "README.md"
-    path.write_text(text)
+    path.write_text(card_text(model_dir, result))
     return path
 
 
+def stale_cards() -> list[str]:
+    """The course models' README.md files that differ from the card their committed eval.json makes (writes none).
+
+    Nothing is measured and loss.png is not redrawn: this checks the text, from the numbers already stored.
+    """
+    cards = {}
+    for name in COURSE_MODELS:
+        model_dir = Path(resolve_model(name)[0])
+        cards[model_dir / "README.md"] = card_text(model_dir, json.loads((model_dir / "eval.json").read_text()))
+    return sync_generated(cards, repo_root(), check=True)
+
+
+@dataclass
+class ModelCardArgs:
+    """The flags of ``python -m ftrag.course.modelcard``."""
+
+    model: str = arg("course-lm", "course-lm, course-lm-small or a local model folder")
+    card_only: bool = switch("rewrite README.md and loss.png from the stored eval.json without measuring again")
+    check: bool = switch(f"write nothing; exit 1 if the README.md of a course model ({', '.join(COURSE_MODELS)}) "
+                         "differs from the card its stored eval.json makes (--model is not read)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Measure a course model and write its model card and eval.json.")
-    parser.add_argument("--model", default="course-lm", help="course-lm, course-lm-small or a local model folder")
-    parser.add_argument("--card-only", action="store_true",
-                        help="rewrite README.md and loss.png from the stored eval.json without measuring again")
-    args = parser.parse_args(argv)
+    """``python -m ftrag.course.modelcard [--model course-lm]``: measure, write eval.json, loss.png and the card."""
+    parser = parser_for(ModelCardArgs, prog="python -m ftrag.course.modelcard",
+                        description="Measure a course model and write its model card and eval.json.")
+    (args,) = parse(parser, argv)
+    if args.check:
+        stale = stale_cards()
+        print(f"out of date: {', '.join(stale)}; run `python -m ftrag.course.modelcard --card-only --model NAME`"
+              if stale else "the model cards match their eval.json, training_summary.json and config.json")
+        return 1 if stale else 0
     if args.card_only:
         model_dir = Path(resolve_model(args.model)[0])
         loss_plot(model_dir)

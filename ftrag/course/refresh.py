@@ -13,16 +13,17 @@ records them under ``"threads_2"``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ftrag.cli import arg, parse, parser_for, positional
 from ftrag.course import labs, workshop
 from ftrag.course.colab import notebook_paths
 from ftrag.env import RUN_ENV, PeakMemory
@@ -74,16 +75,22 @@ def execute_copy(path: Path, gpu: bool = False) -> dict:
             p.write_bytes(data)
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class RefreshArgs:
+    """The flags of ``python -m ftrag.course.refresh``."""
 
-    parser = argparse.ArgumentParser(description="Re-execute notebooks/ and solutions/ in place on CPU.")
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks to run (default: all lessons and solutions)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="cpu: make the reference outputs (default); cuda: only time the notebooks on a GPU")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="1: make the reference outputs with one PyTorch thread, as the tests run them (default); "
-                             "N > 1: only time the notebooks with N threads, as a learner's N-core machine runs them")
-    args = parser.parse_args(argv)
+    paths: list[Path] = positional("notebooks to run (default: all lessons and solutions)")
+    device: str = arg("cpu", "cpu: make the reference outputs (default); cuda: only time the notebooks on a GPU",
+                      choices=("cpu", "cuda"))
+    threads: int = arg(1, "1: make the reference outputs with one PyTorch thread, as the tests run them (default); "
+                          "N > 1: only time the notebooks with N threads, as a learner's N-core machine runs them")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.course.refresh [NOTEBOOK ...]``: execute, record the run stats, regenerate what they make."""
+    parser = parser_for(RefreshArgs, prog="python -m ftrag.course.refresh",
+                        description="Re-execute notebooks/ and solutions/ in place on CPU.")
+    (args,) = parse(parser, argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.threads > 1 and args.device == "cuda":

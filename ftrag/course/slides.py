@@ -14,14 +14,15 @@ JupyterLab.
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from ftrag.cli import arg, parse, parser_for, positional, switch
 from ftrag.paths import repo_root
 
 SLIDE, SUBSLIDE, SKIP, SAME = "slide", "subslide", "skip", "-"
@@ -104,17 +105,24 @@ def count_slides(html: str) -> int:
     return top
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class SlidesArgs:
+    """The flags of ``python -m ftrag.course.slides``."""
 
-    parser = argparse.ArgumentParser(description="Build each lesson into a reveal.js deck (build/slides/).")
-    parser.add_argument("paths", nargs="*", type=Path, help="lessons to build (default: all of notebooks/)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: build/slides)")
-    parser.add_argument("--reveal-prefix", metavar="URL",
-                        help="where the decks load reveal.js from (default: a CDN); e.g. a relative path to an "
-                             "unpacked reveal.js 4 release, for a room without internet")
-    parser.add_argument("--tag", action="store_true", help="only (re)write the lessons' slideshow metadata")
-    parser.add_argument("--check", action="store_true", help="only report lessons whose metadata breaks the rule")
-    args = parser.parse_args(argv)
+    paths: list[Path] = positional("lessons to build (default: all of notebooks/)")
+    out: Path | None = arg(None, "output folder (default: build/slides)")
+    reveal_prefix: str | None = arg(None, "where the decks load reveal.js from (default: a CDN); e.g. a relative "
+                                          "path to an unpacked reveal.js 4 release, for a room without internet",
+                                    metavar="URL")
+    tag: bool = switch("only (re)write the lessons' slideshow metadata")
+    check: bool = switch("only report lessons whose metadata breaks the rule")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.course.slides [LESSON ...]``: build the decks (``--tag``, ``--check``: the metadata only)."""
+    parser = parser_for(SlidesArgs, prog="python -m ftrag.course.slides",
+                        description="Build each lesson into a reveal.js deck (build/slides/).")
+    (args,) = parse(parser, argv)
     paths = [p.resolve() for p in args.paths] or lesson_paths()
     if args.tag or args.check:
         bad = 0

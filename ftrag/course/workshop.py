@@ -18,7 +18,6 @@ from what the files say now.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 
+from ftrag.cli import parse, parser_for, switch
 from ftrag.course.render import render
 from ftrag.course.teaching import NOTES
 from ftrag.files import sync_generated
@@ -379,19 +379,21 @@ def pages(root: Path | None = None) -> dict[Path, str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write the README's run times, the agendas and the teaching notes.")
-    parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from what the files say")
-    args = parser.parse_args(argv)
+@dataclass
+class WorkshopArgs:
+    """The flags of ``python -m ftrag.course.workshop``."""
 
-    root = repo_root()
-    stale = sync_generated(pages(root), root, check=args.check)
-    if args.check and stale:
-        print(f"out of date: {', '.join(stale)}; run `python -m ftrag.course.workshop`")
-        return 1
+    check: bool = switch("exit 1 if a page differs from what the files say")
+
+
+def main(argv: list[str] | None = None) -> int:
+    (args,) = parse(parser_for(WorkshopArgs, prog="python -m ftrag.course.workshop",
+                               description="Write the README's run times, the agendas and the teaching notes."), argv)
+    stale = sync_generated(pages(), repo_root(), check=args.check)
     if args.check:
-        print("the README, agendas and teaching notes match docs/run_stats.json and the notebooks")
-    return 0
+        print(f"out of date: {', '.join(stale)}; run `python -m ftrag.course.workshop`" if stale
+              else "the README, agendas and teaching notes match docs/run_stats.json and the notebooks")
+    return 1 if args.check and stale else 0
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ file byte for byte with the same liblzma (``--check`` proves it without touching
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.files import XZ_PRESET, content_sha256, sha256
 from ftrag.paths import data_dir
 from ftrag.world import card, manifest, memos, notices, world_a, world_b
@@ -68,15 +69,22 @@ def check(data: Path) -> list[str]:
     return bad
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class WorldArgs:
+    """The flags of ``python -m ftrag.world``."""
 
-    parser = argparse.ArgumentParser(description="Generate the course world (World A, World B, dialect, JSON task).")
-    parser.add_argument("--out", type=Path, default=None, help="data folder to write (default: the course's data/)")
-    parser.add_argument("--only", nargs="+", choices=sorted(PARTS), help="generate only these parts")
-    parser.add_argument("--manifest-only", action="store_true", help="only rewrite the data card and the manifest")
-    parser.add_argument("--check", action="store_true",
-                        help="regenerate in a temporary folder and compare with the manifest")
-    args = parser.parse_args(argv)
+    out: Path | None = arg(None, "data folder to write (default: the course's data/)")
+    # --only takes a list (nargs="+"); the annotation is the type of each name, as argparse's type= is
+    only: str | None = arg(None, "generate only these parts", nargs="+", choices=sorted(PARTS))
+    manifest_only: bool = switch("only rewrite the data card and the manifest")
+    check: bool = switch("regenerate in a temporary folder and compare with the manifest")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.world``: generate every part into data/, then the data card and the manifest."""
+    parser = parser_for(WorldArgs, prog="python -m ftrag.world",
+                        description="Generate the course world (World A, World B, dialect, JSON task).")
+    (args,) = parse(parser, argv)
     out = (args.out or data_dir()).resolve()
     if args.check:
         bad = check(out)
