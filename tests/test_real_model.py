@@ -147,7 +147,7 @@ def test_the_real_model_reads_a_passage(smollm2):
     docs = {d["doc_id"]: d["text"] for d in read_jsonl("knowledge", "docs.jsonl")}
     rows = read_jsonl("knowledge", "qa.jsonl")[:8]
     questions, answers = [r["question"] for r in rows], [r["answer"] for r in rows]
-    closed = answer_questions(model, tokenizer, questions, max_new_tokens=16)
-    oracle = answer_questions(model, tokenizer, questions, [[docs[r["doc_id"]]] for r in rows], max_new_tokens=16)
+    closed = answer_questions(model, tokenizer, questions, max_new_tokens=32)
+    oracle = answer_questions(model, tokenizer, questions, [[docs[r["doc_id"]]] for r in rows], max_new_tokens=32)
     # World B is invented: closed-book it cannot know the answers; with the document it finds some of them
     assert contains_answer(oracle, answers) >= contains_answer(closed, answers) + 0.25
