@@ -303,8 +303,9 @@ claim(model, em["World B facts, document in context"] >= em["World B facts, clos
 # `ln(V)` (a uniform guess over the vocabulary) and falls; its samples go from noise to words.
 
 # %%
-from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM
+
+from ftrag.env import progress_bar  # tqdm's bar, switched off when the reference outputs are made
 
 seed_everything(SEED)
 tiny = LlamaForCausalLM(LlamaConfig(
@@ -325,7 +326,7 @@ def tiny_sample() -> str:
 
 tiny.train()
 order = torch.randperm(len(corpus), generator=torch.Generator().manual_seed(SEED))
-for step in tqdm(range(MINI_STEPS), desc="mini-pretraining"):
+for step in progress_bar(range(MINI_STEPS), desc="mini-pretraining"):
     if step in (0, MINI_STEPS // 10, MINI_STEPS // 3, MINI_STEPS - 1):
         samples[step] = tiny_sample()
     rows = [corpus[int(i)] for i in order[step * MINI_BATCH:(step + 1) * MINI_BATCH]]  # one example per row

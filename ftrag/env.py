@@ -36,6 +36,19 @@ RUN_ENV = {
 }
 
 
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm progress bar (``tqdm.auto``: a widget in Jupyter) that ``TQDM_DISABLE=1`` switches off everywhere.
+
+    tqdm reads ``TQDM_DISABLE`` for its console bar, but its notebook bar passes ``disable=False`` itself, so under
+    ``python -m ftrag.course.refresh`` and the tests (which set the variable) a notebook would keep a bar frozen at 0%
+    in its saved output. ``disable=True`` also switches it off.
+    """
+    from tqdm.auto import tqdm
+
+    off = os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return tqdm(iterable, **{**kwargs, "disable": bool(kwargs.get("disable")) or off})
+
+
 def seed_everything(seed: int) -> int:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that a cell gives the same numbers when re-run."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
-from tqdm.auto import tqdm
 
-from ftrag.env import PeakMemory
+from ftrag.env import PeakMemory, progress_bar
 from ftrag.lm import pad_right
 from ftrag.train.params import count_parameters
 
@@ -183,7 +182,7 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     if eval_fn is not None:
         evaluate(0)
     # Pass `disable` only to switch the bar off: given at all, it would override TQDM_DISABLE=1 (set under tests).
-    bar = tqdm(range(config.steps), desc="fine-tuning", **({} if config.progress else {"disable": True}))
+    bar = progress_bar(range(config.steps), desc="fine-tuning", disable=not config.progress)
     for _step in bar:
         if len(order) < config.batch_size:  # a new pass over the data, in a new order
             order += torch.randperm(len(examples), generator=gen).tolist()
