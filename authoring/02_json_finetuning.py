@@ -158,10 +158,11 @@ print(f"event types chosen: {dict(chosen.most_common())}; right: {results['const
 
 # %% [markdown]
 # xgrammar compiled the lengths (`minLength`, `maxLength`), the number range and the patterns into the grammar, and
-# `"format": "date"` into a date's shape (a month from 01 to 12, a day from 01 to 31); it does not know the
-# calendar, so a 31st of November passes the grammar and fails the schema: that is the whole gap between parse
-# rate 1.00 and schema-valid. The event type, an enum the grammar does enforce, is right about as often as a
-# uniform guess among its eight values. Constraints give syntax; the behaviour has to be learned.
+# `"format": "date"` into a date's shape (a month from 01 to 12, a day from 01 to 31). (Beside a `pattern` it
+# ignores the lengths, with a warning: the phone's pattern fixes its length, so the schema gives it none.) It
+# does not know the calendar, so a 31st of November passes the grammar and fails the schema: that is the whole gap
+# between parse rate 1.00 and schema-valid. The event type, an enum the grammar does enforce, is right about as
+# often as a uniform guess among its eight values. Constraints give syntax; the behaviour has to be learned.
 #
 # ## 4. LoRA
 #

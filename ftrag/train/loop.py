@@ -189,7 +189,7 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         batch = collate([examples[i] for i in order[:config.batch_size]], pad_id)
         del order[:config.batch_size]
         batch = {k: v.to(device) for k, v in batch.items()}
-        loss = model(**batch).loss  # mean cross-entropy over the tokens whose label is not -100
+        loss = model(**batch, use_cache=False).loss  # mean cross-entropy over the tokens whose label is not -100
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"the loss became {loss.item()} at step {_step}: lower the learning rate")
         loss.backward()
@@ -231,7 +231,7 @@ def check_gradients_reach(model, example: dict, pad_id: int = 0) -> tuple[int, i
     batch = {k: v.to(next(model.parameters()).device) for k, v in collate([example], pad_id).items()}
     model.zero_grad(set_to_none=True)
     model.train()
-    loss = model(**batch).loss
+    loss = model(**batch, use_cache=False).loss
     if loss.requires_grad:  # else no trainable parameter is on the loss's path at all: nothing would learn
         loss.backward()
     model.eval()

@@ -42,7 +42,8 @@ SCHEMA = {
             "type": "object",
             "properties": {
                 "name": {"type": "string", "minLength": 1, "maxLength": 30},
-                "phone": {"type": "string", "minLength": 8, "maxLength": 8, "pattern": "^[0-9]{3}-[0-9]{4}$"},
+                # The pattern fixes the length (8); xgrammar ignores min/maxLength beside a pattern, and warns.
+                "phone": {"type": "string", "pattern": "^[0-9]{3}-[0-9]{4}$"},
             },
             "required": ["name", "phone"],
             "additionalProperties": False,
