@@ -516,4 +516,4 @@ save_results("02_json_finetuning", {
 #
 # **Next:** the lab [`labs/02_json_finetuning.ipynb`](../labs/02_json_finetuning.ipynb) (a JSON-validity scorer, the
 # LoRA forward pass, an SFT example with a masked prompt, LoRA's parameter count), then lesson
-# [03 · Domain-dialect fine-tuning](03_dialect_finetuning.ipynb).
+# [03 · A company dialect](03_dialect_finetuning.ipynb).

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import logging
 import os
 import re
 import socket
@@ -22,11 +21,6 @@ from ftrag.env import get_device
 from ftrag.lm.errors import ModelNotFoundError, ModelUnavailableError
 from ftrag.lm.real import REAL_MODELS, cached_model
 from ftrag.paths import data_path
-
-# On CPUs with AVX-512 bf16, importing bitsandbytes 0.50 warns that the optional `kernels` package (a fused 4-bit CPU
-# kernel fetched from the hub) is missing. The course switches that path off (`_plain_cpu_4bit_inference`: the same
-# arithmetic on every CPU), so the warning only misleads a learner; errors from that module still show.
-logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 DEFAULT_MODEL = "course-lm"
 MODEL_ENV = "FTRAG_MODEL"  # selects the model for a whole run when a lesson passes name=None
