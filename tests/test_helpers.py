@@ -121,3 +121,18 @@ def test_strip_solution_blocks_and_one_liners():
 def test_strip_solution_rejects_unusable_markers(source, message):
     with pytest.raises(LabSyntaxError, match=message):
         strip_solution(source)
+
+
+def test_the_top_p_check_rejects_a_sampler_that_returns_the_argmax():
+    """Lab 01: top-p must sample from the whole nucleus; returning the most likely token passes the top_p=0.5 case."""
+    import torch
+
+    from ftrag.check.l01 import check_sample_next_token
+
+    def argmax_below_one(logits, temperature, top_p, generator):
+        if top_p < 1:
+            return int(logits.argmax())
+        return int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator))
+
+    with pytest.raises(CheckFailed, match="top_p=0.9"):
+        check_sample_next_token(argmax_below_one)

@@ -24,6 +24,11 @@ def check_sample_next_token(sample_next_token) -> None:
     nucleus = {call_solution(sample_next_token, _TOY, 1.0, 0.5, torch.Generator().manual_seed(s)) for s in range(50)}
     expect_equal(nucleus, {0}, f"tokens drawn with top_p=0.5 from logits {_TOY.tolist()} (token 0 alone has p=0.64)",
                  hint="keep the most likely tokens until their cumulative probability reaches top_p, no more")
+    # softmax(_TOY) = 0.64, 0.23, 0.09, 0.03, 0.01: tokens 0-2 hold 0.96 of the mass, tokens 0-1 only 0.87
+    wide = {call_solution(sample_next_token, _TOY, 1.0, 0.9, torch.Generator().manual_seed(s)) for s in range(200)}
+    expect_equal(wide, {0, 1, 2}, "tokens drawn with top_p=0.9 (tokens 0-2 hold 0.96 of the probability, 0-1 hold "
+                 "0.87)", hint="the nucleus is the smallest set of most likely tokens whose probabilities reach top_p; "
+                 "sample from all of it, renormalised (not only its most likely token)")
     gen = torch.Generator().manual_seed(1)
     draws = [call_solution(sample_next_token, _TOY, 1.0, 1.0, gen) for _ in range(4000)]
     share = draws.count(0) / len(draws)
