@@ -14,7 +14,8 @@
 # - how to score structured output: parse rate, schema-valid rate, field exact match;
 # - what prompting (zero-shot, one example) does for a model that has never seen the format;
 # - constrained decoding with a grammar (xgrammar): perfect syntax, and what it does not give;
-# - LoRA from scratch (20 lines), then with peft; what a model needs to emit tokens it never produced;
+# - LoRA from scratch (20 lines, trained once on a known low-rank change), then with peft; what a model needs to
+#   emit tokens it never produced;
 # - QLoRA: 4-bit base weights (bitsandbytes), gradient checkpointing, and the "inputs require grad" pitfall;
 # - full fine-tuning on the same budget; merging and saving adapters; the same cells on a GPU with a real model.
 #
@@ -170,7 +171,8 @@ print(f"event types chosen: {dict(chosen.most_common())}; right: {results['const
 #
 # Fine-tuning changes a weight matrix `W` (out × in) by some `ΔW`. LoRA bets that a useful `ΔW` has low rank and
 # learns it as `B @ A`, with `A` (r × in) and `B` (out × r), `W` frozen. `B` starts at zero, so training starts from
-# the unchanged model; the update is scaled by `alpha / r`.
+# the unchanged model; `A` starts random (as peft starts it: Kaiming-uniform), the directions to try; the update is
+# scaled by `alpha / r`.
 
 # %%
 class LoRALinear(torch.nn.Module):
@@ -180,7 +182,8 @@ class LoRALinear(torch.nn.Module):
         super().__init__()
         self.base, self.scale = base, alpha / r
         self.base.requires_grad_(False)
-        self.A = torch.nn.Parameter(torch.randn(r, base.in_features) / r**0.5)  # random: directions to try
+        self.A = torch.nn.Parameter(torch.empty(r, base.in_features))
+        torch.nn.init.kaiming_uniform_(self.A, a=5**0.5)  # random, as peft's LoRA starts A
         self.B = torch.nn.Parameter(torch.zeros(base.out_features, r))  # zero: the model starts unchanged
 
     def forward(self, x):
@@ -192,6 +195,31 @@ layer = LoRALinear(q_proj, r=4)
 x = torch.randn(3, q_proj.in_features)
 print(f"same output as the frozen layer at the start: {torch.allclose(layer(x), q_proj(x))}")
 print(f"trainable: {layer.A.numel() + layer.B.numel():,} parameters instead of {q_proj.weight.numel():,}")
+
+# %% [markdown]
+# Now train it once. The target is the same layer with a change of rank 2 added to its weights: can the rank-4
+# adapter, trained on the frozen layer's inputs and the target's outputs, find that change?
+
+# %%
+generator = torch.Generator().manual_seed(SEED)
+W = q_proj.weight.detach()
+change = (torch.randn(W.shape[0], 2, generator=generator) @ torch.randn(2, W.shape[1], generator=generator))
+change *= 0.15 * W.norm() / change.norm()  # 15% of the weights' size
+inputs = torch.randn(1024, W.shape[1], generator=generator)
+wanted = inputs @ (W + change).T
+optimizer = torch.optim.Adam([layer.A, layer.B], lr=1e-2)
+losses = []
+for _ in range(300):
+    loss = torch.nn.functional.mse_loss(layer(inputs), wanted)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+learned = layer.scale * layer.B.detach() @ layer.A.detach()
+error = ((learned - change).norm() / change.norm()).item()
+print(f"300 steps: loss {losses[0]:.4f} -> {losses[-1]:.0e}; the learned update B A differs from the change by "
+      f"{error:.3f} of its size, rank {torch.linalg.matrix_rank(learned, rtol=1e-3).item()}")
+assert error < 0.05, "a rank-4 adapter should recover a rank-2 change of the weights"
 
 # %% [markdown]
 # ### 4.2 What a model needs to emit a token it never produced
