@@ -148,14 +148,15 @@ validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Fo
 broken = collections.Counter()
 for text in outputs["constrained"]:
     for error in validator.iter_errors(json.loads(text)):
-        broken[f"{'.'.join(map(str, error.absolute_path))}: {error.validator} {error.schema.get(error.validator)!r}"] += 1
+        rule = f"{error.validator} {error.schema.get(error.validator)!r}"
+        broken[f"{'.'.join(map(str, error.absolute_path))}: {rule}"] += 1
 example = next((json.loads(t)["date"] for t in outputs["constrained"]
                 if not validator.is_valid(json.loads(t))), None)
 print(f"schema rules broken: {dict(broken)} (e.g. the date {example!r}); every other rule, lengths, ranges, "
       f"the phone and date patterns included, held in all {len(notices)} outputs")
 chosen = collections.Counter(json.loads(t)["event_type"] for t in outputs["constrained"])
-print(f"event types chosen: {dict(chosen.most_common())}; right: {results['constrained']['per_field']['event_type']:.3f}"
-      f" (a uniform guess among the 8 kinds: 0.125)")
+right = results["constrained"]["per_field"]["event_type"]
+print(f"event types chosen: {dict(chosen.most_common())}; right: {right:.3f} (a uniform guess among 8: 0.125)")
 
 # %% [markdown]
 # xgrammar compiled the lengths (`minLength`, `maxLength`), the number range and the patterns into the grammar, and
