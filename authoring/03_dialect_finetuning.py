@@ -117,8 +117,10 @@ print(f"base model: dialect perplexity {base_scores['dialect_ppl']:,.0f}, World 
       f"(scored in {score_seconds:.0f} s)")
 
 # %% [markdown]
-# A perplexity in the thousands means the model spreads its bets over thousands of tokens at each step: it has
-# nothing to go on. World A perplexity is near 2: that is the text it was trained on.
+# The dialect's perplexity is above the course model's vocabulary size (4,096 tokens), so it is worse than a
+# uniform guess over the vocabulary, which would score 4,096. The model is not merely unsure: it is confidently
+# wrong, betting on what World A text would say next. World A perplexity is near 2: that is the text it was
+# trained on.
 #
 # ## 3. RAG-style context: paste similar memos in front
 #

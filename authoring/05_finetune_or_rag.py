@@ -62,7 +62,7 @@ from ftrag.lm import answer_questions, format_prompt, load_model, world_a_scores
 from ftrag.paths import repo_root
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, DenseRetriever, chunk_documents, load_embedder
-from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
+from ftrag.retrieval.rag import answer_with_passages, build_prompt, context_length, retrieve_passages
 from ftrag.tasks import injection
 from ftrag.tasks.multiple_choice import mc_accuracy, option_log_likelihoods, options_for
 from ftrag.train import count_parameters
@@ -365,6 +365,27 @@ claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
       f"gold alone {weak['gold_0']:.3f} vs {plain['gold_0']:.3f}")
 
 # %% [markdown]
+# **Does every passage fit?** The course model reads at most 512 tokens, and a World B document takes about 85
+# (up to 124). `build_prompt` keeps passages in order while they fit and drops the rest, so a long set of
+# look-alikes can push the gold document out of the prompt. Count it:
+
+# %%
+limit = context_length(model, tokenizer)
+for n in (2, 4):
+    lists = injection.reading_passages(facts, facts.eval_qa, n)
+    kept = [build_prompt(tokenizer, r["question"], ps, max_tokens=limit, reserve=12)[1]
+            for r, ps in zip(facts.eval_qa, lists, strict=True)]
+    cut = sum(k < len(ps) for k, ps in zip(kept, lists, strict=True))
+    gold_cut = sum(by_id[r["doc_id"]] not in ps[:k] for r, ps, k in zip(facts.eval_qa, lists, kept, strict=True))
+    print(f"gold + {n} distractors: {cut} of {len(lists)} prompts do not fit all their passages in {limit} tokens; "
+          f"in {gold_cut} of them the gold document is cut")
+
+# %% [markdown]
+# With four look-alikes, some prompts lose the gold document: the "gold + 4 distractors" column counts those
+# questions as unanswerable for every reader (each reader gets the same prompts). The comparison between readers
+# stays fair, but that column is lower than reading alone would make it; a reader with a longer context, or
+# shorter look-alikes, would be needed to separate the two.
+#
 # RAFT training taught the reader to pick the passage that names the question's subject, and it taught it without
 # touching the facts of the evaluation half: its closed-book exact match stays at zero (the sweep's table), so every
 # point it gains here is reading. It was trained at a learning rate ten times lower than the fact arms' (see
