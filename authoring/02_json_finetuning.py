@@ -442,12 +442,19 @@ pd.DataFrame({name: {"seconds": r.seconds, "peak extra MB": r.peak_extra_mb} for
 # ## 7. Rank, merging, saving
 #
 # What rank costs: LoRA adds `r × (in + out)` parameters per adapted layer, so its size grows linearly with `r`.
+# Every share in this course is peft's (`print_trainable_parameters()`): the trained parameters over all the
+# parameters of the adapted model, base plus adapter.
 
 # %%
-ranks = pd.DataFrame({r: {"LoRA parameters": ft.lora_parameter_count(model, r),
-                          "share of the model %": 100 * ft.lora_parameter_count(model, r) / total}
-                      for r in (1, 2, 4, 8, 16, 32)}).T
+base_total = ft.count_parameters(model)[1]  # the course model before any adapter
+ranks = pd.DataFrame({r: {"LoRA parameters": n, "share of the adapted model %": 100 * n / (base_total + n)}
+                      for r, n in ((r, ft.lora_parameter_count(model, r)) for r in (1, 2, 4, 8, 16, 32))}).T
 ranks.index.name = "rank"
+rows_part = trainable - ft.lora_parameter_count(model, RANK)
+print(f"the adapter of section 4.3 (r={RANK}) trains {trainable:,} = {ft.lora_parameter_count(model, RANK):,} LoRA "
+      f"parameters + {len(rows_to_train)} token rows x {model.config.hidden_size} ({rows_part:,}); "
+      f"{100 * trainable / total:.2f}% of its {total:,}")
+assert rows_part == len(rows_to_train) * model.config.hidden_size, "LoRA matrices plus token rows, nothing else"
 ranks.round(2)
 
 # %% [markdown]

@@ -123,11 +123,12 @@ from ftrag.check.l02 import check_lora_trainable_params
 check_lora_trainable_params(lora_trainable_params)
 
 # %% [markdown]
-# With your count, compare ranks on the course model: the share of its parameters that LoRA trains.
+# With your count, compare ranks on the course model: the share LoRA trains, as peft reports it (the trained
+# parameters over all the parameters of the adapted model, base plus adapter; lesson 02 uses the same).
 
 # %%
 everything = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 n_params = sum(p.numel() for p in model.parameters())
 for r in (1, 4, 16):
     count = lora_trainable_params(model, r, everything)
-    print(f"r={r:>2}: {count:>7,} parameters, {100 * count / n_params:.2f}% of the model")
+    print(f"r={r:>2}: {count:>7,} parameters, {100 * count / (n_params + count):.2f}% of the adapted model")
