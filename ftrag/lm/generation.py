@@ -181,29 +181,22 @@ def normalize_answer(s: str) -> str:
     return _ARTICLE.sub("", s).strip()
 
 
-def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
-    """Share of predictions equal to their reference after normalize_answer (a reference may list several)."""
+def _pairs(predictions, references, metric: str) -> list[tuple[str, list[str]]]:
+    """Each prediction with its reference(s), normalised (``normalize_answer``); a clear error if they do not pair."""
     if isinstance(predictions, str) or isinstance(references, str):
         raise ValueError("predictions and references must be lists of strings, not one string")
     if len(predictions) != len(references):
         raise ValueError(f"got {len(predictions)} predictions but {len(references)} references; they must pair up")
     if not predictions:
-        raise ValueError("exact_match needs at least one prediction")
-    hits = 0
-    for pred, ref in zip(predictions, references, strict=True):
-        refs = [ref] if isinstance(ref, str) else list(ref)
-        hits += normalize_answer(pred) in {normalize_answer(r) for r in refs}
-    return hits / len(predictions)
-
-
-def _pairs(predictions, references):
-    if isinstance(predictions, str) or isinstance(references, str):
-        raise ValueError("predictions and references must be lists of strings, not one string")
-    if len(predictions) != len(references) or not predictions:
-        raise ValueError(f"got {len(predictions)} predictions and {len(references)} references; they must pair up, "
-                         "at least one of each")
+        raise ValueError(f"{metric} needs at least one prediction")
     return [(normalize_answer(p), [normalize_answer(r) for r in ([ref] if isinstance(ref, str) else ref)])
             for p, ref in zip(predictions, references, strict=True)]
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
+    """Share of predictions equal to their reference after normalize_answer (a reference may list several)."""
+    pairs = _pairs(predictions, references, "exact_match")
+    return sum(p in refs for p, refs in pairs) / len(pairs)
 
 
 def contains_answer(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
@@ -214,8 +207,8 @@ def contains_answer(predictions: Sequence[str], references: Sequence[str | Seque
     """
     def words(text):
         return f" {' '.join(re.findall(r'[a-z0-9]+', text))} "
-    return sum(any(words(r) in words(p) for r in refs) for p, refs in _pairs(predictions, references)) \
-        / len(predictions)
+    pairs = _pairs(predictions, references, "contains_answer")
+    return sum(any(words(r) in words(p) for r in refs) for p, refs in pairs) / len(pairs)
 
 
 def token_f1(predictions: Sequence[str], references: Sequence[str | Sequence[str]]) -> float:
@@ -224,7 +217,8 @@ def token_f1(predictions: Sequence[str], references: Sequence[str | Sequence[str
         p, r = pred.split(), ref.split()
         common = sum(min(p.count(w), r.count(w)) for w in set(p))
         return 0.0 if common == 0 else 2 * common / (len(p) + len(r))
-    return sum(max(f1(p, r) for r in refs) for p, refs in _pairs(predictions, references)) / len(predictions)
+    pairs = _pairs(predictions, references, "token_f1")
+    return sum(max(f1(p, r) for r in refs) for p, refs in pairs) / len(pairs)
 
 
 def rc_em(model, tok, rows: list[dict], n: int) -> tuple[float, int]:

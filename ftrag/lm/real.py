@@ -14,7 +14,6 @@ loads take about a second. Rebuild it with ``python -m ftrag.lm.real --rebuild``
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -31,11 +30,11 @@ from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftrag.cli import parse, parser_for, switch
+from ftrag.files import sha256
 from ftrag.lm.errors import ModelUnavailableError
 
 CACHE_ENV = "FTRAG_CACHE"
 SOURCE_FILE = "source.json"  # in the cache folder: what it was built from, and the build's own check
-MODEL_FILES_REQUIREMENTS = "requirements-model-files.txt"
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,6 @@ def gguf_path(spec: WheelModel) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _built(folder: Path, spec: WheelModel) -> bool:
     try:
         source = json.loads((folder / SOURCE_FILE).read_text())
@@ -146,7 +137,7 @@ def build(spec: WheelModel, gguf: Path, folder: Path) -> dict:
     if importlib.util.find_spec("gguf") is None:
         raise ModelUnavailableError("reading a GGUF file needs the gguf package: `python -m pip install gguf` "
                                     "(the README's install command includes it)")
-    digest = _sha256(gguf)
+    digest = sha256(gguf)
     if digest != spec.sha256:
         raise ModelUnavailableError(
             f"{gguf} is not the file the course was measured with (sha256 {digest[:12]}..., expected "

@@ -181,7 +181,6 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     start = time.perf_counter()
     if eval_fn is not None:
         evaluate(0)
-    # Pass `disable` only to switch the bar off: given at all, it would override TQDM_DISABLE=1 (set under tests).
     bar = progress_bar(range(config.steps), desc="fine-tuning", disable=not config.progress)
     for _step in bar:
         if len(order) < config.batch_size:  # a new pass over the data, in a new order
