@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 MIN_PYTHON = (3, 10)
 MIN_FREE_MEMORY_GB = 3.0  # a lesson kernel peaks at about 1.6 GB; the browser and Jupyter need the rest
@@ -179,8 +180,9 @@ def check_real_model() -> tuple[bool, str, str]:
     answer = answer_questions(model, tokenizer, ["What is the capital of France?"], max_new_tokens=8)[0]
     seconds = time.perf_counter() - start
     ok = "paris" in answer.lower()
-    return ok, f"SmolLM2-135M-Instruct from {cache_folder(SMOLLM2)}: 'capital of France?' -> {answer!r} " \
-               f"({seconds:.1f} s)", fix
+    folder = cache_folder(SMOLLM2)  # shown from ~ when it is under the home folder: no user name in the report
+    shown = f"~/{folder.relative_to(Path.home()).as_posix()}" if folder.is_relative_to(Path.home()) else str(folder)
+    return ok, f"SmolLM2-135M-Instruct from {shown}: 'capital of France?' -> {answer!r} ({seconds:.1f} s)", fix
 
 
 CHECKS: dict[str, Callable[[], tuple[bool, str, str]]] = {
