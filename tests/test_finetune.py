@@ -368,3 +368,18 @@ def test_committed_forgetting_sweep_is_complete():
     assert set(forgetting.SWEEP) <= done and ("base", 0, 0.0) in done
     for row in record["rows"]:
         assert row["dialect_ppl"] > 1 and row["world_a_ppl"] > 1 and 0 <= row["rc_em"] <= 1
+
+
+@pytest.mark.slow  # trains two steps here and starts a Python process: about 10 s
+def test_costs_of_a_method_in_this_process_and_in_a_fresh_one():
+    from ftrag.tasks import json_cost
+
+    with pytest.raises(ValueError, match="unknown method 'adapter'"):
+        json_cost.measure("adapter")
+    with pytest.raises(ValueError, match="at least 1"):
+        json_cost.measure("lora", steps=0)
+    here = json_cost.measure("lora", steps=2, batch_size=2)
+    assert here["method"] == "lora" and here["trainable"] > 0 and here["seconds_per_step"] > 0
+    assert here["peak_mb"] == pytest.approx(here["loaded_mb"] + here["training_mb"]) and here["training_mb"] >= 0
+    with pytest.raises(RuntimeError, match="fresh process failed"):  # the child's error comes back, not a hang
+        json_cost.fresh_process_costs(["full"], steps=1, batch_size=1, model_name="no/such-model-here")

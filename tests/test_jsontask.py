@@ -42,7 +42,7 @@ def test_schema_fields_and_data_agree():
         "parse": 1.0, "parse_object": 1.0, "schema_valid": 1.0, "field_em": 1.0, "object_em": 1.0,
         "per_field": dict.fromkeys(FIELDS, 1.0)}
     with pytest.raises(ValueError, match="train"):
-        jt.load_split("valid")
+        jt.load_split("dev")
 
 
 def test_serialize_is_canonical_whatever_the_key_order():
@@ -126,3 +126,46 @@ def test_constrained_decoding_always_parses(tiny, tokenizer):
 
     for text in out:
         jsonschema.Draft202012Validator(jt.load_schema()).validate(json.loads(text))
+
+
+def test_the_three_splits_share_no_notice():
+    texts = {split: {r["text"] for r in jt.load_split(split)} for split in ("train", "valid", "test")}
+    assert [len(t) for t in texts.values()] == [3000, 200, 200]
+    assert not texts["valid"] & texts["train"] and not texts["valid"] & texts["test"]
+    assert not texts["train"] & texts["test"]
+
+
+def test_random_code_is_fixed_by_id_and_seed_and_not_in_the_notice():
+    rows = jt.load_split("test")[:50]
+    coded = jt.with_random_code(rows, seed=0)
+    assert coded == jt.with_random_code(rows, seed=0) and coded != jt.with_random_code(rows, seed=1)
+    codes = [r["target"][jt.CODE_FIELD] for r in coded]
+    assert all(len(c) == jt.CODE_LENGTH and set(c) <= set(jt.CODE_CHARS) for c in codes)
+    assert len(set(codes)) == len(codes)  # 36^4 codes: 50 draws collide with probability ~0.07%
+    assert sum(c in r["text"] for c, r in zip(codes, rows, strict=True)) == 0
+    assert "code" not in rows[0]["target"]  # the rows given are left as they were
+    assert jt.serialize(coded[0]["target"]).endswith(f'"code": "{codes[0]}"}}')
+
+
+def test_answer_tokens_are_split_by_what_predicts_them(tokenizer):
+    target = {**TARGET, jt.CODE_FIELD: "k3x9"}
+    ids, kinds = jt.answer_token_kinds(tokenizer, target)
+    assert len(ids) == len(kinds) and ids[-1] == tokenizer.eos_token_id and kinds[-1] == "structure"
+    text = {kind: "".join(tokenizer.decode([i]) for i, k in zip(ids, kinds, strict=True) if k == kind)
+            for kind in ("copied", "inferred", "code")}
+    assert text["code"] == "k3x9" and text["inferred"] == "talk2026-08-24"
+    assert text["copied"] == "Weekend Astronomy LectureUlvard13Nina Wojcik946-6276"  # the values, in order
+    sft = jt.sft_example(tokenizer, "a notice", target)  # the tokens scored are the ones training trains on
+    assert ids == [i for i, label in zip(sft["input_ids"], sft["labels"], strict=True) if label != -100]
+
+
+def test_loss_by_kind_averages_each_kind(tiny, tokenizer):
+    rows = jt.with_random_code(jt.load_split("test")[:3])
+    out = jt.loss_by_kind(tiny, tokenizer, rows, batch_size=2)
+    counts = [jt.answer_token_kinds(tokenizer, r["target"])[1] for r in rows]
+    for kind in ("structure", "copied", "inferred", "code"):
+        assert out[kind]["tokens"] == sum(k.count(kind) for k in counts)
+        assert 0 < out[kind]["nats_per_token"] < 20
+    assert out["code"]["nats_per_code"] == pytest.approx(
+        out["code"]["nats_per_token"] * out["code"]["tokens"] / len(rows))
+    assert jt.CODE_NATS == pytest.approx(14.334, abs=1e-3)

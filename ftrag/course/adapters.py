@@ -27,6 +27,12 @@ from ftrag.train.lora import lora_model, qlora_model, save_adapter, tokens_to_tr
 def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
     """The training examples of a task and a function ``model -> scores`` on its test split."""
 
+    if task == "json-control":  # lesson 02's learnability control: the JSON task plus a random code per answer
+        def score_control(model) -> dict:
+            rows = jt.with_random_code(jt.load_split("test")[:args.eval])
+            return {"loss_by_kind": jt.loss_by_kind(model, tokenizer, rows)}
+        return jt.sft_dataset(tokenizer, jt.with_random_code(jt.load_split("train"))), score_control
+
     if task == "json":
         def score_json(model) -> dict:
             rows = jt.load_split("test")[:args.eval]
@@ -48,20 +54,27 @@ def _task_data(task: str, tokenizer, args) -> tuple[list[dict], Callable]:
 class AdapterArgs:
     """The flags of ``python -m ftrag.course.adapters``; the training ones default to ``TrainConfig``'s values."""
 
-    task: str = arg("json", "what to train on", choices=("json", "dialect"))
+    task: str = arg("json", "what to train on (json-control: the JSON task with a random code added to each answer)",
+                    choices=("json", "json-control", "dialect"))
     model: str | None = arg(None, "course-lm (default), a local folder or a hub id")
     method: str = arg("lora", "what to train", choices=("lora", "qlora", "full"))
     rank: int = arg(4, "LoRA rank r (lora and qlora)")
     steps: int = arg(TrainConfig.steps, "optimizer steps")
     batch_size: int = arg(TrainConfig.batch_size, "examples per step")
     block_size: int = arg(512, "dialect: tokens per packed block (a memo is ~155 tokens: keep it longer than that)")
-    eval_every: int = arg(0, "dialect: closing-line EM on 100 validation memos every N steps (recorded in "
-                             "training.json)")
+    eval_every: int = arg(0, "score the validation split every N steps, recorded in training.json (dialect: "
+                             "closing-line EM on 100 memos; json: all scores on its 200 notices)")
     lr: float = arg(TrainConfig.lr, "peak learning rate")
     warmup_steps: int = arg(TrainConfig.warmup_steps, "linear warm-up steps")
     seed: int = arg(0, "seed of the example order and the token-row noise")
     eval: int = arg(200, "test notices or memos to score after training (0: none)")
     out: str | None = arg(None, "folder to save the adapter (lora, qlora) or model (full) in")
+
+
+def _rounded(scores: dict) -> dict:
+    """Scores with floats to 4 decimals (nested ``per_field`` too), as training.json records them."""
+    return {k: round(v, 4) if isinstance(v, float) else _rounded(v) if isinstance(v, dict) else v
+            for k, v in scores.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,26 +97,55 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
                          seed=args.seed, gradient_checkpointing=args.method == "qlora")
     eval_fn = None
-    if args.eval_every:
-        if args.task != "dialect":
-            parser.error("--eval-every is for --task dialect")
-
+    curve: list[dict] = []  # json: the validation scores at each evaluation (field EM alone goes to result.evals)
+    best: dict = {"key": None, "step": None, "weights": None}
+    if args.eval_every and args.task == "dialect":
         valid = read_examples("dialect", "valid.txt")[:100]
 
         def eval_fn() -> float:
             em, _ = closing_em(model, tokenizer, valid)
             print(f"validation closing-line EM {em:.3f}", flush=True)
             return em
+    elif args.eval_every:
+        if args.task != "json":
+            parser.error("--eval-every is for --task json or dialect")
+        valid = jt.load_split("valid")
+
+        def eval_fn() -> float:
+            scores = jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in valid]),
+                              [r["target"] for r in valid])
+            curve.append({"step": len(curve) and min(len(curve) * args.eval_every, args.steps),
+                          **_rounded(scores)})
+            print(f"step {curve[-1]['step']}: validation field EM {scores['field_em']:.3f}, "
+                  f"object EM {scores['object_em']:.3f}, date {scores['per_field']['date']:.3f}", flush=True)
+            # Early stopping: keep the trained weights of the best evaluation so far (object EM, then field EM;
+            # a tie keeps the earlier, shorter run); they are put back after the last step.
+            key = (scores["object_em"], scores["field_em"])
+            if curve[-1]["step"] and (best["key"] is None or key > best["key"]):
+                best.update(key=key, step=curve[-1]["step"], weights={
+                    n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+            return scores["field_em"]
     result = train(model, examples, config, pad_id=tokenizer.pad_token_id, eval_fn=eval_fn,
                    eval_every=args.eval_every)
     print(result.summary(), flush=True)
+    if best["weights"] is not None:  # json with --eval-every: the selected checkpoint is the one scored and saved
+        params = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in best["weights"].items():
+                params[name].copy_(value)
+        print(f"selected on validation: step {best['step']} of {args.steps} (object EM {best['key'][0]:.3f}, "
+              f"field EM {best['key'][1]:.3f})", flush=True)
     scores = None
     if args.eval:
         model.eval()
-        scores = {k: round(v, 4) if isinstance(v, float) else v for k, v in score(model).items()}
+        scores = _rounded(score(model))
         print(json.dumps(scores))
     if args.out:
-        (save_adapter(model, args.out) if args.method != "full" else model.save_pretrained(args.out))
+        if args.method == "full":  # a whole model: with its tokenizer, so load_model(folder) can load it
+            model.save_pretrained(args.out)
+            tokenizer.save_pretrained(args.out)
+        else:
+            save_adapter(model, args.out)
         # What produced it: a notebook that loads the adapter can show how it was trained and check its scores.
         record = {"command": command_line("ftrag.course.adapters", argv),
                   "task": args.task, "method": args.method, "rank": args.rank,
@@ -112,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                   "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
                   "last_loss": round(result.final_loss, 4),
                   "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval,
-                  **({"valid_closing_em": result.evals} if args.eval_every else {})}
+                  **({"valid_closing_em": result.evals} if args.eval_every and args.task == "dialect" else {}),
+                  **({"valid_rows": len(valid), "selected_step": best["step"], "valid_curve": curve} if curve
+                     else {})}
         (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")
         print(f"saved to {args.out}")
     return 0

@@ -70,7 +70,7 @@ def continuation_nll(model, rows: Sequence[Sequence[int]], starts: Sequence[int]
         if shared_prefix:
             nlls = _shared_prefix_nll(model, rows[0][:starts[0]], [rows[i][starts[i]:] for i in batch], pad_id)
         else:
-            nlls = _token_nll(model, [rows[i] for i in batch], pad_id)
+            nlls = token_nll(model, [rows[i] for i in batch], pad_id)
             nlls = [nll[starts[i] - 1:] for i, nll in zip(batch, nlls, strict=True)]  # nll[j]: token j + 1's loss
         for i, nll in zip(batch, nlls, strict=True):
             sums[i] = nll.double().sum().item()
@@ -80,7 +80,7 @@ def continuation_nll(model, rows: Sequence[Sequence[int]], starts: Sequence[int]
 
 
 @torch.no_grad()
-def _token_nll(model, rows: Sequence[Sequence[int]], pad_id: int) -> list[torch.Tensor]:
+def token_nll(model, rows: Sequence[Sequence[int]], pad_id: int) -> list[torch.Tensor]:
     """Per-token negative log-likelihood (nats) of each row, token 1.. predicted from its prefix."""
     device = device_of(model)
     ids, mask = pad_right(rows, pad_id)
@@ -180,6 +180,6 @@ def token_losses(model, tokenizer, text: str) -> tuple[list[str], list[float]]:
     ids = encode_for_lm(tokenizer, text, add_eos=False)
     if len(ids) < 2:  # no BOS in this tokenizer and a one-token text: nothing to predict from
         raise ValueError(f"{text!r} is a single token and this tokenizer adds no BOS; give a longer text")
-    nll = _token_nll(model, [ids], pad_id_of(tokenizer))[0]
+    nll = token_nll(model, [ids], pad_id_of(tokenizer))[0]
     tokens = [tokenizer.decode([i]) for i in ids[1:]]
     return tokens, nll.tolist()

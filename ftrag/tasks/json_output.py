@@ -8,6 +8,8 @@ same test notices, so the results table compares like with like.
 from __future__ import annotations
 
 import json
+import math
+import random
 from collections.abc import Sequence
 
 import jsonschema
@@ -32,9 +34,12 @@ def load_schema() -> dict:
 
 
 def load_split(split: str) -> list[dict]:
-    """Rows of ``train`` or ``test``: ``id``, ``text`` (the notice) and ``target`` (the JSON object)."""
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}; choose 'train' or 'test'")
+    """Rows of ``train``, ``valid`` or ``test``: ``id``, ``text`` (the notice) and ``target`` (the JSON object).
+
+    ``valid`` is for choosing steps and settings; ``test`` is scored once, with what ``valid`` chose.
+    """
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"unknown split {split!r}; choose 'train', 'valid' or 'test'")
     return read_jsonl("json_task", f"{split}.jsonl")
 
 
@@ -121,6 +126,80 @@ def sft_example(tokenizer, notice: str, target: dict, *, schema: dict | None = N
 def sft_dataset(tokenizer, rows: Sequence[dict], **kw) -> list[dict[str, list[int]]]:
     """:func:`sft_example` for every row (``text``, ``target``)."""
     return [sft_example(tokenizer, row["text"], row["target"], **kw) for row in rows]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Learnability: which answer tokens training makes predictable, and a control it cannot
+
+CODE_FIELD, CODE_CHARS, CODE_LENGTH = "code", "abcdefghijklmnopqrstuvwxyz0123456789", 4
+# The control's floor: a code drawn uniformly at random carries 4 x ln 36 = 14.33 nats that no model can predict.
+CODE_NATS = CODE_LENGTH * math.log(len(CODE_CHARS))
+COPIED = ("title", "town", "seats", "contact.name", "contact.phone")  # written in the notice as they are in the JSON
+INFERRED = ("event_type", "date")  # the notice never writes them as the JSON does: read, then convert
+
+
+def with_random_code(rows: Sequence[dict], seed: int = 0) -> list[dict]:
+    """The control task: each row's target gains ``"code": "<4 random characters>"``, drawn from the row's id and
+    ``seed`` alone, so nothing in the notice predicts it (serialized after ``contact``, outside the schema)."""
+    out = []
+    for row in rows:
+        rng = random.Random(f"{seed}:{row['id']}")
+        code = "".join(rng.choice(CODE_CHARS) for _ in range(CODE_LENGTH))
+        out.append({**row, "target": {**row["target"], CODE_FIELD: code}})
+    return out
+
+
+def answer_token_kinds(tokenizer, target: dict) -> tuple[list[int], list[str]]:
+    """The answer's tokens as :func:`sft_example` trains them (``" " + JSON``, then EOS) and each one's kind.
+
+    Kinds: ``structure`` (braces, quotes, keys, separators, the EOS), ``copied`` (a value of :data:`COPIED`),
+    ``inferred`` (a value of :data:`INFERRED`) or ``code`` (the control's random code). A token takes the kind of
+    the value its characters overlap; quotes around a value are structure.
+    """
+    text = " " + serialize(target)
+    spans = []  # (start, end, kind) of each value's characters in text
+    for path in [*COPIED, *INFERRED, *([CODE_FIELD] if CODE_FIELD in target else [])]:
+        value = json.dumps(_get(target, path), ensure_ascii=False)
+        if value.startswith('"'):
+            value = value[1:-1]
+        key = json.dumps(path.split(".")[-1]) + ": "
+        at = text.index(key + ('"' if isinstance(_get(target, path), str) else "")) + len(key)
+        at += isinstance(_get(target, path), str)
+        kind = "copied" if path in COPIED else "inferred" if path in INFERRED else "code"
+        spans.append((at, at + len(value), kind))
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    kinds = []
+    for start, end in enc["offset_mapping"]:
+        hit = [k for a, b, k in spans if start < b and end > a]
+        kinds.append(hit[0] if hit else "structure")
+    return enc["input_ids"] + [tokenizer.eos_token_id], kinds + ["structure"]
+
+
+def loss_by_kind(model, tokenizer, rows: Sequence[dict], batch_size: int = 16) -> dict[str, dict]:
+    """Mean loss (nats per token) of the answer's tokens of each kind, given the zero-shot prompt, over ``rows``.
+
+    Returns ``{kind: {"nats_per_token": ..., "tokens": ...}}``; for ``code`` also ``nats_per_code`` (the sum over a
+    code's tokens, to compare with :data:`CODE_NATS`).
+    """
+    from ftrag.lm.scoring import pad_id_of, token_nll
+
+    rows_ids, kinds_of, starts = [], [], []
+    for row in rows:
+        prompt_ids = tokenizer(task_prompt(row["text"]))["input_ids"]
+        answer_ids, kinds = answer_token_kinds(tokenizer, row["target"])
+        rows_ids.append(prompt_ids + answer_ids)
+        kinds_of.append(kinds)
+        starts.append(len(prompt_ids))
+    totals: dict[str, list[float]] = {}
+    for i in range(0, len(rows_ids), batch_size):
+        nlls = token_nll(model, rows_ids[i:i + batch_size], pad_id_of(tokenizer))  # loss of token j+1 given 0..j
+        for nll, kinds, start in zip(nlls, kinds_of[i:i + batch_size], starts[i:i + batch_size], strict=True):
+            for loss, kind in zip(nll[start - 1:start - 1 + len(kinds)].tolist(), kinds, strict=True):
+                totals.setdefault(kind, []).append(loss)
+    out = {k: {"nats_per_token": sum(v) / len(v), "tokens": len(v)} for k, v in totals.items()}
+    if "code" in out:
+        out["code"]["nats_per_code"] = sum(totals["code"]) / len(rows)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------

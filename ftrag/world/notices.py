@@ -22,7 +22,7 @@ from pathlib import Path
 from ftrag.world import vocab_a
 
 SEED = 99
-N_TRAIN, N_TEST = 3000, 200
+N_TRAIN, N_TEST, N_VALID = 3000, 200, 200
 FORBIDDEN_CHARS = set('{}[]"')
 
 # Every string is bounded and every integer has a range: a constrained decoder walking an unbounded field would
@@ -146,14 +146,18 @@ def check_row(text: str, target: dict) -> None:
 
 
 def generate(out_dir: Path, seed: int = SEED) -> dict:
-    """Write ``json_task/{schema.json,train.jsonl,test.jsonl}``; return counts and sizes."""
+    """Write ``json_task/{schema.json,train.jsonl,test.jsonl,valid.jsonl}``; return counts and sizes.
+
+    ``valid`` (for choosing steps and settings) is drawn after ``train`` and ``test`` from the same stream, so the
+    two earlier splits are the rows they always were; no notice is in two splits.
+    """
     rng = random.Random(seed)
     out = Path(out_dir) / "json_task"
     out.mkdir(parents=True, exist_ok=True)
     (out / "schema.json").write_text(json.dumps(SCHEMA, indent=2) + "\n", encoding="utf-8", newline="\n")
     seen: set[str] = set()
     stats: dict = {}
-    for split, count in (("train", N_TRAIN), ("test", N_TEST)):
+    for split, count in (("train", N_TRAIN), ("test", N_TEST), ("valid", N_VALID)):
         rows = []
         while len(rows) < count:
             text, target = make_row(rng)
