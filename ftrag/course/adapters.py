@@ -77,6 +77,24 @@ def _rounded(scores: dict) -> dict:
             for k, v in scores.items()}
 
 
+def _json_validation(model, tokenizer, valid: list[dict], args, curve: list[dict], best: dict) -> Callable:
+    """``eval_fn`` for the JSON task: score the validation notices, append them to ``curve``, and keep the trained
+    weights of the best evaluation so far in ``best`` (early stopping: object EM, then field EM; a tie keeps the
+    earlier, shorter run). Returns field EM (what ``train`` records in ``result.evals``)."""
+
+    def eval_fn() -> float:
+        scores = jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in valid]), [r["target"] for r in valid])
+        curve.append({"step": len(curve) and min(len(curve) * args.eval_every, args.steps), **_rounded(scores)})
+        print(f"step {curve[-1]['step']}: validation field EM {scores['field_em']:.3f}, "
+              f"object EM {scores['object_em']:.3f}, date {scores['per_field']['date']:.3f}", flush=True)
+        key = (scores["object_em"], scores["field_em"])
+        if curve[-1]["step"] and (best["key"] is None or key > best["key"]):
+            best.update(key=key, step=curve[-1]["step"], weights={
+                n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        return scores["field_em"]
+    return eval_fn
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ftrag.course.adapters --task json --method lora --steps 600 --out FOLDER``: train, save, score."""
     parser = parser_for(AdapterArgs, prog="python -m ftrag.course.adapters",
@@ -110,21 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.task != "json":
             parser.error("--eval-every is for --task json or dialect")
         valid = jt.load_split("valid")
-
-        def eval_fn() -> float:
-            scores = jt.score(jt.json_outputs(model, tokenizer, [r["text"] for r in valid]),
-                              [r["target"] for r in valid])
-            curve.append({"step": len(curve) and min(len(curve) * args.eval_every, args.steps),
-                          **_rounded(scores)})
-            print(f"step {curve[-1]['step']}: validation field EM {scores['field_em']:.3f}, "
-                  f"object EM {scores['object_em']:.3f}, date {scores['per_field']['date']:.3f}", flush=True)
-            # Early stopping: keep the trained weights of the best evaluation so far (object EM, then field EM;
-            # a tie keeps the earlier, shorter run); they are put back after the last step.
-            key = (scores["object_em"], scores["field_em"])
-            if curve[-1]["step"] and (best["key"] is None or key > best["key"]):
-                best.update(key=key, step=curve[-1]["step"], weights={
-                    n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
-            return scores["field_em"]
+        eval_fn = _json_validation(model, tokenizer, valid, args, curve, best)
     result = train(model, examples, config, pad_id=tokenizer.pad_token_id, eval_fn=eval_fn,
                    eval_every=args.eval_every)
     print(result.summary(), flush=True)

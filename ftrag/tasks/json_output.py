@@ -17,6 +17,7 @@ import torch
 
 from ftrag.files import read_jsonl
 from ftrag.lm import format_prompt, generate
+from ftrag.lm.scoring import pad_id_of, token_nll
 from ftrag.paths import data_path
 from ftrag.train.loop import IGNORE_INDEX
 
@@ -181,8 +182,6 @@ def loss_by_kind(model, tokenizer, rows: Sequence[dict], batch_size: int = 16) -
     Returns ``{kind: {"nats_per_token": ..., "tokens": ...}}``; for ``code`` also ``nats_per_code`` (the sum over a
     code's tokens, to compare with :data:`CODE_NATS`).
     """
-    from ftrag.lm.scoring import pad_id_of, token_nll
-
     rows_ids, kinds_of, starts = [], [], []
     for row in rows:
         prompt_ids = tokenizer(task_prompt(row["text"]))["input_ids"]
