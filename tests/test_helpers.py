@@ -136,3 +136,54 @@ def test_the_top_p_check_rejects_a_sampler_that_returns_the_argmax():
 
     with pytest.raises(CheckFailed, match="top_p=0.9"):
         check_sample_next_token(argmax_below_one)
+
+
+def test_the_missing_chars_check_rejects_repeats_and_a_wrong_order():
+    """Lab 00: the characters come back once each, in the alphabet's order."""
+    from ftrag.check.l00 import check_missing_chars
+
+    with pytest.raises(CheckFailed, match="missing_chars"):
+        check_missing_chars(lambda text, alphabet: [c for c in alphabet if c not in text])  # keeps repeats
+    with pytest.raises(CheckFailed, match="missing_chars"):
+        check_missing_chars(lambda text, alphabet: sorted(set(alphabet) - set(text)))  # loses the order
+
+
+def test_the_draw_counts_check_rejects_a_fresh_generator_per_draw_and_a_dropped_temperature():
+    """Lab 01: the counts must come from one seeded generator and pass the temperature on."""
+    import torch
+
+    from ftrag.check.l01 import check_draw_counts
+
+    def sample(logits, temperature, top_p, generator):
+        return int(torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator))
+
+    def fresh_generator(logits, temperature, top_p, n, seed):
+        counts = [0] * len(logits)
+        for _ in range(n):
+            counts[sample(logits, temperature, top_p, torch.Generator().manual_seed(seed))] += 1
+        return counts
+
+    def at_temperature_one(logits, temperature, top_p, n, seed):
+        gen, counts = torch.Generator().manual_seed(seed), [0] * len(logits)
+        for _ in range(n):
+            counts[sample(logits, 1.0, top_p, gen)] += 1
+        return counts
+
+    with pytest.raises(CheckFailed, match="ONE generator"):
+        check_draw_counts(fresh_generator, sample)
+    with pytest.raises(CheckFailed, match="pass the temperature on"):
+        check_draw_counts(at_temperature_one, sample)
+
+
+@pytest.mark.slow  # loads the course model
+def test_the_token_losses_check_rejects_an_unshifted_loss():
+    """Lab 01: position t predicts token t + 1."""
+    import torch.nn.functional as F
+
+    from ftrag.check.l01 import check_token_losses
+
+    def unshifted(model, ids):
+        return F.cross_entropy(model(ids).logits[0, 1:], ids[0, 1:], reduction="none").detach()
+
+    with pytest.raises(CheckFailed, match="position t predicts token t"):
+        check_token_losses(unshifted)

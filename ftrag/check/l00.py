@@ -34,3 +34,16 @@ def check_device(device) -> None:
     expect_filled(device, "device")
     expect_equal(device, get_device(), "device", hint="call get_device() from ftrag")
     passed(f"the course will run on {device!r}")
+
+
+def check_missing_chars(missing_chars) -> None:
+    """Exercise 4: the characters of an alphabet that a text never contains, in the alphabet's order."""
+    cases = [("hello world", "abcdeh", ["a", "b", "c"]), ("", "xy", ["x", "y"]), ("xyz", "zyx", []),
+             ("abc", "zay", ["z", "y"]), ("no brackets (here)", "([{", ["[", "{"]), ("aaa", "bab", ["b"]),
+             ('say "hi"', '"!', ["!"])]
+    for text, alphabet, want in cases:
+        got = call_solution(missing_chars, text, alphabet, name="missing_chars")
+        expect(isinstance(got, list), f"missing_chars should return a list of characters, got {type(got).__name__}")
+        expect_equal(got, want, f"missing_chars({text!r}, {alphabet!r})",
+                     hint="keep each character of `alphabet` (in its order, once) that is not in set(text)")
+    passed("missing_chars finds what a text never contains")

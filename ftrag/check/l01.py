@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
+from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
 from ftrag.lm import load_model, perplexity
 
 _TOY = torch.tensor([3.0, 2.0, 1.0, 0.0, -1.0])
@@ -77,3 +77,60 @@ def check_generate_until_stop(generate_until_stop) -> None:
     expect_equal(got, ref, "new token ids", hint="take the argmax at the last position, append it, and stop right "
                  "after appending the stop id (include it)")
     passed(f"your loop answers {tok.decode(got).strip()!r} and stops at the newline, like model.generate")
+
+
+def check_draw_counts(draw_counts, sample_next_token) -> None:
+    """Exercise 5: counts of many draws from one seeded generator, with the temperature and top-p passed through."""
+    got = call_solution(draw_counts, _TOY, 1.0, 1.0, 300, 0, name="draw_counts")
+    expect(isinstance(got, list) and len(got) == len(_TOY) and all(isinstance(c, int) for c in got),
+           f"draw_counts should return a list of {len(_TOY)} ints (one count per token id), got {_short_type(got)}")
+    expect_equal(sum(got), 300, "the sum of the counts of 300 draws", hint="draw n tokens, count each one once")
+    gen = torch.Generator().manual_seed(0)
+    own = [call_solution(sample_next_token, _TOY, 1.0, 1.0, gen, name="sample_next_token") for _ in range(300)]
+    expect_equal(got, [own.count(i) for i in range(len(_TOY))], "counts of 300 draws with seed 0",
+                 hint="seed ONE generator with torch.Generator().manual_seed(seed) and pass it to every draw "
+                      "(a new generator per draw repeats the same token)")
+    expect(call_solution(draw_counts, _TOY, 1.0, 1.0, 300, 1, name="draw_counts") != got,
+           "seed 1 gave the same counts as seed 0: seed the generator with `seed`")
+    for temperature in (0.5, 3.0):
+        counts = call_solution(draw_counts, _TOY, temperature, 1.0, 2000, 2, name="draw_counts")
+        want = torch.softmax(_TOY / temperature, -1).tolist()
+        off = max(abs(c / 2000 - w) for c, w in zip(counts, want, strict=True))
+        expect(off < 0.04, f"at temperature {temperature} the shares of 2000 draws should be near "
+               f"{[round(w, 2) for w in want]}, got {[round(c / 2000, 2) for c in counts]}: pass the temperature on")
+    nucleus = call_solution(draw_counts, _TOY, 1.0, 0.5, 100, 3, name="draw_counts")
+    expect_equal(nucleus, [100, 0, 0, 0, 0], "counts with top_p=0.5 (token 0 alone holds 0.64)",
+                 hint="pass top_p on to sample_next_token")
+    passed("draw_counts counts n draws from one seeded generator, with temperature and top-p passed on")
+
+
+def _short_type(value) -> str:
+    return f"{type(value).__name__} of length {len(value)}" if hasattr(value, "__len__") else type(value).__name__
+
+
+def check_token_losses(token_losses) -> None:
+    """Exercise 6: the loss of every token given the ones before it, recomputed here."""
+
+    model, tok = load_model("course-lm", device="cpu")
+    text = "Dario Molina has a pet duck. Dario Molina was born in 1987 in Velmora."
+    ids = tok(text, return_tensors="pt")["input_ids"]
+    got = call_solution(token_losses, model, ids, name="token_losses")
+    n = ids.shape[1] - 1
+    expect(isinstance(got, torch.Tensor) and tuple(got.shape) == (n,),
+           f"token_losses should return a tensor of shape (T - 1,) = ({n},), one loss per predicted token, got "
+           f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}")
+    with torch.no_grad():
+        logits = model(ids).logits[0]
+    want = F.cross_entropy(logits[:-1], ids[0, 1:], reduction="none")
+    unshifted = F.cross_entropy(logits[1:], ids[0, 1:], reduction="none")
+    got = got.detach().float()
+    if torch.allclose(got, unshifted, atol=1e-3):
+        fail("each loss compares a token with the logits at its own position: position t predicts token t + 1, "
+             "so use logits[:-1] against ids[0, 1:]")
+    if torch.allclose(got, -want, atol=1e-3):
+        fail("the losses are negative: the loss is MINUS the log-probability of the token")
+    expect(torch.allclose(got, want, atol=1e-3),
+           "token_losses differs from the cross-entropy of logits[:-1] against ids[0, 1:] (reduction='none'); "
+           f"first values: expected {[round(x, 3) for x in want[:3].tolist()]}, got "
+           f"{[round(x, 3) for x in got[:3].tolist()]}")
+    passed(f"{n} per-token losses, each token scored from the tokens before it")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 
 import torch
 
+from ftrag import train as ft
 from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
+from ftrag.env import seed_everything
 from ftrag.lm import load_model
+from ftrag.tasks import json_output as jt
 from ftrag.tasks.json_output import load_schema, task_prompt
 from ftrag.tasks.json_output import sft_example as reference
 
@@ -97,3 +101,76 @@ def check_lora_trainable_params(lora_trainable_params) -> None:
                      hint="for every nn.Linear whose name ends with one of target_modules, add "
                           "r * (in_features + out_features): A is (r, in), B is (out, r)")
     passed("your count matches peft's for ranks 1, 4 and 16")
+
+
+def _reference_run(token_ids, target_modules, config, sft, held_out, pad_id) -> dict:
+    """Exercise 5's recipe, run here: what a correct ablation_run returns for the same arguments."""
+    seed_everything(config.seed)
+    peft_model = ft.lora_model(load_model("course-lm", device="cpu")[0], r=8, target_modules=target_modules,
+                               token_ids=token_ids, reinit_tokens=bool(token_ids), seed=config.seed)
+    result = ft.train(peft_model, sft, config, pad_id=pad_id)
+    with torch.no_grad():
+        loss = peft_model(**ft.collate(held_out, pad_id)).loss.item()
+    return {"trainable": result.trainable, "train_losses": result.losses, "held_out_loss": loss}
+
+
+def check_ablation_run(ablation_run) -> None:
+    """Exercise 5: two-step runs of two ablations, compared with the same recipe run here."""
+    _, tok = load_model("course-lm", device="cpu")
+    sft = jt.sft_dataset(tok, jt.load_split("train"))
+    held_out = jt.sft_dataset(tok, jt.load_split("test")[:16])
+    rows = ft.tokens_to_train(load_model("course-lm", device="cpu")[0], tok, sft)
+    cases = [(rows, ["q_proj", "k_proj", "v_proj", "o_proj"], 1, "attention only, with the token rows"),
+             ([], list(ft.LLAMA_LINEAR), 2, "all seven layers, no token rows")]
+    for token_ids, modules, seed, what in cases:
+        config = ft.TrainConfig(steps=2, batch_size=4, lr=4e-3, warmup_steps=1, seed=seed, progress=False)
+        got = call_solution(ablation_run, token_ids, modules, config, name="ablation_run")
+        expect(isinstance(got, dict) and {"trainable", "train_losses", "held_out_loss"} <= set(got),
+               "ablation_run should return a dict with 'trainable', 'train_losses' and 'held_out_loss', got "
+               f"{type(got).__name__} {sorted(got) if isinstance(got, dict) else ''}")
+        want = _reference_run(token_ids, modules, config, sft, held_out, tok.pad_token_id)
+        expect_equal(got["trainable"], want["trainable"], f"trainable parameters ({what}, r=8)",
+                     hint="pass target_modules and token_ids on to ft.lora_model, with r=8, and report "
+                          "result.trainable from ft.train")
+        losses = list(got["train_losses"])
+        expect(len(losses) == config.steps, f"train_losses should hold one loss per step ({config.steps}), got "
+               f"{len(losses)}: train with the config you are given")
+        if not math.isclose(losses[0], want["train_losses"][0], rel_tol=1e-3):
+            fail(f"the first training loss ({what}) is {losses[0]:.4f}, the recipe gives "
+                 f"{want['train_losses'][0]:.4f}: train on `sft` with the config you are given, and pass "
+                 "reinit_tokens=bool(token_ids), seed=config.seed to ft.lora_model")
+        if not math.isclose(losses[1], want["train_losses"][1], rel_tol=1e-3):
+            fail(f"the first step's loss matches but the second does not ({losses[1]:.4f} vs "
+                 f"{want['train_losses'][1]:.4f}): call seed_everything(config.seed) before ft.lora_model, so the "
+                 "LoRA matrices start from the same random numbers in every run")
+        expect_close(got["held_out_loss"], want["held_out_loss"], f"held-out answer loss ({what})", tol=1e-3,
+                     hint="one batch ft.collate(held_out, tokenizer.pad_token_id); peft_model(**batch).loss under "
+                          "torch.no_grad(), after training")
+    passed("your runs match the recipe: same parameters trained, same losses, same held-out loss")
+
+
+def check_grammar_effect(grammar_effect, constraint) -> None:
+    """Exercise 6: free and constrained outputs of the same notices, scored, on the untrained course model."""
+
+    model, tok = load_model("course-lm", device="cpu")
+    rows = jt.load_split("test")[100:102]
+    got = call_solution(grammar_effect, model, tok, rows, constraint, name="grammar_effect")
+    expect(isinstance(got, dict) and {"free", "constrained", "changed"} <= set(got),
+           "grammar_effect should return a dict with 'free', 'constrained' and 'changed', got "
+           f"{type(got).__name__}")
+    notices, targets = [r["text"] for r in rows], [r["target"] for r in rows]
+    free, forced = jt.json_outputs(model, tok, notices), jt.constrained_outputs(model, tok, notices, constraint)
+    want = {"free": jt.score(free, targets), "constrained": jt.score(forced, targets)}
+    if got["free"] == want["constrained"] and got["constrained"] == want["free"]:
+        fail("'free' and 'constrained' are swapped: 'free' is jt.json_outputs, 'constrained' jt.constrained_outputs")
+    for name in ("free", "constrained"):
+        expect(isinstance(got[name], dict) and "parse" in got[name],
+               f"got[{name!r}] should be the dict jt.score returns, got {type(got[name]).__name__}")
+        expect_equal(got[name]["parse"], want[name]["parse"], f"the {name} parse rate of the untrained course model "
+                     "on two notices", hint="decode the notices of `rows` and score them against their targets")
+        expect_close(got[name]["field_em"], want[name]["field_em"], f"the {name} field exact match", tol=1e-9,
+                     hint="jt.score(outputs, [r['target'] for r in rows])")
+    expect_equal(got["changed"], sum(a != b for a, b in zip(free, forced, strict=True)),
+                 "the number of notices whose two outputs differ", hint="compare the two lists of outputs pairwise")
+    passed(f"the untrained model parses {want['free']['parse']:.0%} free and {want['constrained']['parse']:.0%} "
+           "with the grammar: your comparison measures the same")
