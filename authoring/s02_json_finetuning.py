@@ -157,7 +157,7 @@ from ftrag import train as ft
 from ftrag.tasks import json_output as jt
 
 sft = jt.sft_dataset(tokenizer, jt.load_split("train"))
-held_out = jt.sft_dataset(tokenizer, jt.load_split("test")[:16])
+held_out = jt.sft_dataset(tokenizer, jt.load_split("valid")[:16])  # validation notices: test is for final scores
 rows_to_train = ft.tokens_to_train(model, tokenizer, sft)  # the answers' tokens whose rows were never trained
 attention = ["q_proj", "k_proj", "v_proj", "o_proj"]
 

@@ -118,7 +118,7 @@ def check_ablation_run(ablation_run) -> None:
     """Exercise 5: two-step runs of two ablations, compared with the same recipe run here."""
     _, tok = load_model("course-lm", device="cpu")
     sft = jt.sft_dataset(tok, jt.load_split("train"))
-    held_out = jt.sft_dataset(tok, jt.load_split("test")[:16])
+    held_out = jt.sft_dataset(tok, jt.load_split("valid")[:16])
     rows = ft.tokens_to_train(load_model("course-lm", device="cpu")[0], tok, sft)
     cases = [(rows, ["q_proj", "k_proj", "v_proj", "o_proj"], 1, "attention only, with the token rows"),
              ([], list(ft.LLAMA_LINEAR), 2, "all seven layers, no token rows")]
