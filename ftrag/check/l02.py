@@ -116,10 +116,10 @@ def _reference_run(token_ids, target_modules, config, sft, held_out, pad_id) -> 
 
 def check_ablation_run(ablation_run) -> None:
     """Exercise 5: two-step runs of two ablations, compared with the same recipe run here."""
-    _, tok = load_model("course-lm", device="cpu")
+    model, tok = load_model("course-lm", device="cpu")
     sft = jt.sft_dataset(tok, jt.load_split("train"))
     held_out = jt.sft_dataset(tok, jt.load_split("valid")[:16])
-    rows = ft.tokens_to_train(load_model("course-lm", device="cpu")[0], tok, sft)
+    rows = ft.tokens_to_train(model, tok, sft)
     cases = [(rows, ["q_proj", "k_proj", "v_proj", "o_proj"], 1, "attention only, with the token rows"),
              ([], list(ft.LLAMA_LINEAR), 2, "all seven layers, no token rows")]
     for token_ids, modules, seed, what in cases:

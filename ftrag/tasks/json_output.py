@@ -160,14 +160,13 @@ def answer_token_kinds(tokenizer, target: dict) -> tuple[list[int], list[str]]:
     text = " " + serialize(target)
     spans = []  # (start, end, kind) of each value's characters in text
     for path in [*COPIED, *INFERRED, *([CODE_FIELD] if CODE_FIELD in target else [])]:
-        value = json.dumps(_get(target, path), ensure_ascii=False)
-        if value.startswith('"'):
-            value = value[1:-1]
-        key = json.dumps(path.split(".")[-1]) + ": "
-        at = text.index(key + ('"' if isinstance(_get(target, path), str) else "")) + len(key)
-        at += isinstance(_get(target, path), str)
+        value = _get(target, path)
+        quote = '"' if isinstance(value, str) else ""  # a string's quotes are structure, not value
+        key = json.dumps(path.split(".")[-1]) + ": " + quote
+        at = text.index(key) + len(key)
+        length = len(json.dumps(value, ensure_ascii=False)) - 2 * len(quote)
         kind = "copied" if path in COPIED else "inferred" if path in INFERRED else "code"
-        spans.append((at, at + len(value), kind))
+        spans.append((at, at + length, kind))
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     kinds = []
     for start, end in enc["offset_mapping"]:
