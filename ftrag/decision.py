@@ -1,8 +1,14 @@
 """The decision guide's rows: when to fine-tune, retrieve, both or neither, each with evidence read from ``results/``.
+
+Each row's verdict carries a ``rule``: a comparison of recorded numbers that must hold for the verdict to follow
+(``{05:rag_em} - {05:docs_full_em} >= 0.2``). :func:`check` evaluates every rule; the guide is not written while one
+fails, so a rerun lesson whose numbers no longer support a row stops the guide instead of leaving it wrong.
 """
 
 from __future__ import annotations
 
+import ast
+import operator
 import re
 from importlib.resources import files
 
@@ -17,27 +23,51 @@ LINKS = {k: f"../notebooks/{v}.ipynb" for k, v in LESSONS.items()}
 GUIDE = "decision_guide.yaml"  # the rows, beside this file: edit them there
 
 
-def load_rows() -> list[tuple[str, str, str]]:
-    """The guide's rows from ``ftrag/decision_guide.yaml``: (situation, what to do, evidence template)."""
+def load_rows() -> list[tuple[str, str, str, str]]:
+    """The guide's rows from ``ftrag/decision_guide.yaml``: (situation, what to do, evidence template, rule)."""
     rows = yaml.safe_load(files(__package__).joinpath(GUIDE).read_text(encoding="utf-8"))
-    keys = ("situation", "do", "evidence")
+    keys = ("situation", "do", "evidence", "rule")
     for row in rows:
         if not isinstance(row, dict) or set(row) != set(keys) or not all(isinstance(row[k], str) for k in keys):
             raise ValueError(f"ftrag/{GUIDE}: each row needs exactly the texts {', '.join(keys)}; got {row!r}")
     return [tuple(row[k] for k in keys) for row in rows]
 
 
-# (situation, what to do, evidence). In the evidence, {NN:key} is results/NN_*.json's value for key, and
-# {NN:key:FORMAT} formats it (Python format spec); [NN] links the lesson (``fill`` does both).
+# (situation, what to do, evidence, rule). In the evidence, {NN:key} is results/NN_*.json's value for key, and
+# {NN:key:FORMAT} formats it (Python format spec); [NN] links the lesson (``fill`` does both). The rule is a
+# comparison of {NN:key} values (``holds`` evaluates it).
 ROWS = load_rows()
 
 _FIELD = re.compile(r"\{(\d\d):([a-z0-9_]+)(?::([^}]*))?\}")
 _LINK = re.compile(r"\[(\d\d)\]")
 
 
+SWEEP = "03_forgetting_sweep"  # lesson 03's learn-vs-forget sweep (python -m ftrag.course.forgetting)
+EQUAL_FORGETTING = 0.01  # "equal forgetting": World A perplexity within 1% of the base model's
+
+
+def sweep_values(sweep: dict, tolerance: float = EQUAL_FORGETTING) -> dict[str, float]:
+    """From lesson 03's sweep: per method, the lowest dialect perplexity among runs that forgot at most
+    ``tolerance`` of World A (perplexity <= base x (1 + tolerance)), as ``sweep_{method}_dialect_ppl_kept``."""
+    rows = sweep["rows"]
+    base = next(r for r in rows if r["method"] == "base")["world_a_ppl"]
+    out = {}
+    for method in ("lora", "full"):
+        kept = [r["dialect_ppl"] for r in rows if r["method"] == method
+                and r["world_a_ppl"] <= base * (1 + tolerance)]
+        if not kept:
+            raise ValueError(f"results/{SWEEP}.json has no {method} run within {tolerance:.0%} of the base model's "
+                             f"World A perplexity: rerun `python -m ftrag.course.forgetting`")
+        out[f"sweep_{method}_dialect_ppl_kept"] = min(kept)
+    return out
+
+
 def recorded_values() -> dict[str, dict]:
-    """Every lesson's recorded results (``results/NN_*.json``), by lesson number."""
-    return {lesson: load_results(stem) for lesson, stem in LESSONS.items()}
+    """Every lesson's recorded results (``results/NN_*.json``), by lesson number; lesson 03's also hold the sweep's
+    summary (:func:`sweep_values`)."""
+    values = {lesson: load_results(stem) for lesson, stem in LESSONS.items()}
+    values["03"] = {**values["03"], **sweep_values(load_results(SWEEP))}
+    return values
 
 
 def fill(template: str, values: dict[str, dict] | None = None, *, links: bool = True) -> str:
@@ -59,10 +89,76 @@ def fill(template: str, values: dict[str, dict] | None = None, *, links: bool = 
     return _LINK.sub(lambda m: f"(lesson {m.group(1)})", text)
 
 
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+        ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def _evaluate(node: ast.AST, numbers: list[float]):
+    """A rule's syntax tree, evaluated: numbers, the i-th field (``_f[i]``), + - * /, comparisons, and, or."""
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, numbers)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "_f":
+        return numbers[node.slice.value]
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](_evaluate(node.left, numbers), _evaluate(node.right, numbers))
+    if isinstance(node, ast.BoolOp):
+        results = [_evaluate(v, numbers) for v in node.values]
+        return all(results) if isinstance(node.op, ast.And) else any(results)
+    if isinstance(node, ast.Compare):
+        left, ok = _evaluate(node.left, numbers), True
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = _evaluate(right_node, numbers)
+            ok = ok and _OPS[type(op)](left, right)
+            left = right
+        return ok
+    raise ValueError(f"a rule may use numbers, {{NN:key}} fields, + - * /, comparisons, and, or; not "
+                     f"{ast.dump(node)[:60]}")
+
+
+def holds(rule: str, values: dict[str, dict] | None = None) -> bool:
+    """Whether ``rule`` (e.g. ``{05:rag_em} - {05:docs_full_em} >= 0.2``) holds for the recorded numbers."""
+    values = values if values is not None else recorded_values()
+    numbers: list[float] = []
+
+    def field(match: re.Match) -> str:
+        fill(match.group(0), values)  # a clear error for a missing lesson or key
+        numbers.append(float(values[match.group(1)][match.group(2)]))
+        return f"_f[{len(numbers) - 1}]"
+
+    expression = _FIELD.sub(field, rule)
+    if not numbers:
+        raise ValueError(f"the rule {rule!r} reads no recorded number: a verdict must follow from measurements")
+    return bool(_evaluate(ast.parse(expression, mode="eval"), numbers))
+
+
+def shown_rule(rule: str, values: dict[str, dict] | None = None) -> str:
+    """The rule with each field's recorded value beside its name: ``05:rag_em (0.865) - ...``."""
+    values = values if values is not None else recorded_values()
+    def shown(match: re.Match) -> str:
+        value = values[match.group(1)][match.group(2)]
+        return f"{match.group(1)}:{match.group(2)} ({value:,.0f})" if abs(value) >= 100 else \
+            f"{match.group(1)}:{match.group(2)} ({value:.3g})"
+
+    return _FIELD.sub(shown, rule)
+
+
+def check(values: dict[str, dict] | None = None, rows=None) -> None:
+    """Raise if a row's verdict no longer follows from the numbers (its rule fails), naming the row and its rule."""
+    values = values if values is not None else recorded_values()
+    failed = [f"row {i} ({do.replace('**', '')[:50]}...): {shown_rule(rule, values)}"
+              for i, (_, do, _, rule) in enumerate(rows or ROWS, 1) if not holds(rule, values)]
+    if failed:
+        raise ValueError("the numbers no longer support these verdicts; rewrite the rows in ftrag/decision_guide.yaml "
+                         "so that each follows from what the lessons measured:\n  " + "\n  ".join(failed))
+
+
 def table(values: dict[str, dict] | None = None):
     """The guide as a DataFrame (situation, do, evidence), numbers filled in."""
     import pandas as pd
 
     values = values if values is not None else recorded_values()
-    return pd.DataFrame([{"situation": s, "do": d.replace("**", ""), "evidence": fill(e, values, links=False)}
-                         for s, d, e in ROWS])
+    check(values)
+    return pd.DataFrame([{"situation": s, "do": d.replace("**", ""), "evidence": fill(e, values, links=False),
+                          "rule": shown_rule(r, values)} for s, d, e, r in ROWS])

@@ -1,6 +1,7 @@
 """Lesson 05's helpers (the fact set, training texts, RAFT prompts, a fact change), its sweep file, the results
 files the lessons write, and the decision guide built from them."""
 
+import copy
 import json
 
 import pytest
@@ -148,6 +149,45 @@ def test_decision_guide_agrees_with_the_lessons_results():
     for stem in decision.LESSONS.values():
         assert load_results(stem), f"results/{stem}.json is empty"
     assert len(decision.table()) == len(decision.ROWS)
+
+
+def test_every_verdict_follows_from_its_numbers_and_stops_when_they_change():
+    """Each row's rule holds on the recorded numbers; change a number the rule reads and the guide refuses."""
+    values = decision.recorded_values()
+    decision.check(values)
+    for i, (_, do, _, rule) in enumerate(decision.ROWS, 1):
+        assert decision.holds(rule, values), f"row {i} ({do}): {decision.shown_rule(rule, values)}"
+    # RAG no better than fine-tuning on the fact documents: the "Retrieve" row no longer follows
+    facts_row = next(i for i, row in enumerate(decision.ROWS, 1) if "{05:docs_full_em}" in row[3])
+    changed = copy.deepcopy(values)
+    changed["05"]["docs_full_em"] = changed["05"]["rag_em"]
+    with pytest.raises(ValueError, match=f"row {facts_row} .*docs_full_em"):
+        decision.check(changed)
+    with pytest.raises(ValueError, match="no longer support"):
+        guide.markdown(changed)
+    # equal forgetting decided by the sweep: if LoRA had learned the dialect as well, the forgetting row fails
+    forget_row = next(i for i, row in enumerate(decision.ROWS, 1) if "sweep_lora" in row[3])
+    changed = copy.deepcopy(values)
+    changed["03"]["sweep_lora_dialect_ppl_kept"] = changed["03"]["sweep_full_dialect_ppl_kept"]
+    with pytest.raises(ValueError, match=f"row {forget_row} "):
+        decision.check(changed)
+
+
+def test_rules_read_numbers_and_nothing_else():
+    values = {"05": {"a": 0.5, "b": 0.2}}
+    assert decision.holds("{05:a} - {05:b} >= 0.25 and 0 < {05:b} < 1", values)
+    assert not decision.holds("{05:a} * 2 < {05:b} or {05:b} > 0.3", values)
+    with pytest.raises(ValueError, match="reads no recorded number"):
+        decision.holds("1 < 2", values)
+    with pytest.raises(ValueError, match="a rule may use"):
+        decision.holds("__import__('os') or {05:a}", values)
+    with pytest.raises(KeyError, match="has no 'c'"):
+        decision.holds("{05:c} > 0", values)
+    sweep = {"rows": [{"method": "base", "world_a_ppl": 2.0, "dialect_ppl": 100.0},
+                      {"method": "lora", "world_a_ppl": 2.01, "dialect_ppl": 50.0},
+                      {"method": "lora", "world_a_ppl": 2.5, "dialect_ppl": 5.0},
+                      {"method": "full", "world_a_ppl": 2.0, "dialect_ppl": 20.0}]}
+    assert decision.sweep_values(sweep) == {"sweep_lora_dialect_ppl_kept": 50.0, "sweep_full_dialect_ppl_kept": 20.0}
 
 
 def test_guide_numbers_come_from_the_files():

@@ -201,7 +201,7 @@ def test_handout_is_one_self_contained_page(tmp_path):
     assert guide.main(["--html", str(out)]) == 0
     html = out.read_text()
     assert html.count("<tr>") == len(decision.ROWS) + 1
-    for situation, _, evidence in decision.ROWS:
+    for situation, _, evidence, _ in decision.ROWS:
         assert situation.split(" (")[0] in html
         assert escape(decision.fill(evidence, links=False))[:60] in html
     assert "<script" not in html and not re.search(r"(src|href)=\"?https?:", html)

@@ -12,14 +12,15 @@ from pathlib import Path
 
 from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.course.render import render
-from ftrag.decision import ROWS, fill, recorded_values
+from ftrag.decision import ROWS, check, fill, recorded_values, shown_rule
 from ftrag.paths import repo_root
 
 
 def markdown(values: dict[str, dict] | None = None) -> str:
-    """The whole ``docs/decision_guide.md`` (``templates/decision_guide.md.j2``)."""
+    """The whole ``docs/decision_guide.md`` (``templates/decision_guide.md.j2``); raises if a row's rule fails."""
     values = values if values is not None else recorded_values()
-    return render("decision_guide.md.j2", rows=[(s, d, fill(e, values)) for s, d, e in ROWS])
+    check(values)
+    return render("decision_guide.md.j2", rows=[(s, d, fill(e, values), shown_rule(r, values)) for s, d, e, r in ROWS])
 
 
 def _cell(text: str) -> str:
@@ -30,7 +31,9 @@ def _cell(text: str) -> str:
 def html(values: dict[str, dict] | None = None) -> str:
     """The guide as one printable page (A4 landscape): self-contained HTML, no scripts, no external files."""
     values = values if values is not None else recorded_values()
-    rows = [(_cell(s), _cell(d), _cell(fill(e, values, links=False))) for s, d, e in ROWS]
+    check(values)
+    rows = [(_cell(s), _cell(d), _cell(fill(e, values, links=False)), escape(shown_rule(r, values)))
+            for s, d, e, r in ROWS]
     return render("decision_guide.html.j2", rows=rows)
 
 
