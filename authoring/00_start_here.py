@@ -145,7 +145,7 @@ def count_chars(text, chars):
 check_count_chars(count_chars)
 
 # %% [markdown]
-# Try it yourself in [`labs/00_start_here.ipynb`](../labs/00_start_here.ipynb) (three small exercises; the
+# Try it yourself in [`labs/00_start_here.ipynb`](../labs/00_start_here.ipynb) (three small exercises and an experiment; the
 # solutions are in [`solutions/00_start_here.ipynb`](../solutions/00_start_here.ipynb)). Instructors: the labs are
 # generated from the solutions by `python -m ftrag.course.labs`, and a test proves that every check rejects the untouched lab.
 

@@ -9,7 +9,7 @@
 # says what is wrong in words; a green tick means done. The last exercise is an experiment: the check tests your
 # method, and what the measurement means is yours to say.
 #
-# **Time:** about 10 minutes. **Prerequisites:** lesson [00 · Start here](../notebooks/00_start_here.ipynb).
+# **Time:** about 11 minutes. **Prerequisites:** lesson [00 · Start here](../notebooks/00_start_here.ipynb).
 
 # %% colab-install
 

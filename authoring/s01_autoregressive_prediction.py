@@ -8,7 +8,7 @@
 # raises `NotImplementedError`), run the cell, then run the check below it. In an experiment the check tests your
 # method on a case with a known answer; what the measurement on the course model means is for you to say.
 #
-# **Time:** about 25 minutes. **Prerequisites:** lesson [01 · Autoregressive prediction](../notebooks/01_autoregressive_prediction.ipynb).
+# **Time:** about 21 minutes. **Prerequisites:** lesson [01 · Autoregressive prediction](../notebooks/01_autoregressive_prediction.ipynb).
 
 # %% colab-install
 

@@ -8,7 +8,7 @@
 # raises `NotImplementedError`), run the cell, then run the check below it. In an experiment the check tests your
 # method on a case with a known answer; what the measurement means is for you to say.
 #
-# **Time:** about 30 minutes.
+# **Time:** about 23 minutes.
 # **Prerequisites:** lesson [02 · JSON-format fine-tuning](../notebooks/02_json_finetuning.ipynb).
 
 # %% colab-install
@@ -30,7 +30,10 @@ schema = load_schema()
 #
 # Given a list of model outputs (strings) and the schema, return `(parse_rate, schema_valid_rate)`: the share of
 # outputs that `json.loads` accepts (after stripping surrounding whitespace), and the share that parse **and**
-# validate against the schema (`jsonschema.validate` raises `jsonschema.ValidationError` when they do not).
+# validate against the schema, formats included, as `jt.score` validates them:
+# `jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())` raises
+# `jsonschema.ValidationError` when they do not (without a format checker, `"format": "date"` is not checked and
+# `"2027-09-31"` would pass).
 
 # %%
 def json_validity(outputs: list[str], schema: dict) -> tuple[float, float]:
@@ -44,7 +47,7 @@ def json_validity(outputs: list[str], schema: dict) -> tuple[float, float]:
             continue
         parsed += 1
         try:
-            jsonschema.validate(value, schema)
+            jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
             valid += 1
         except jsonschema.ValidationError:
             pass
@@ -243,5 +246,6 @@ print(f"outputs that differ: {effect['changed'] / 40:.3f} of the notices")
 
 # %% [markdown]
 # Did the grammar change anything here? If the outputs differ, look at one pair: what did the grammar forbid, and was
-# the forced answer right? What does that tell you about when constrained decoding is worth its cost in a deployed
+# the forced answer right? If none differ, look at the wrong answers instead: which of them did the grammar allow,
+# and why could it not forbid them? What does that tell you about when constrained decoding is worth its cost in a deployed
 # system, and what it can never fix?

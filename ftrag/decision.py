@@ -33,6 +33,23 @@ def load_rows() -> list[tuple[str, str, str, str]]:
     return [tuple(row[k] for k in keys) for row in rows]
 
 
+CLAIMS_FILE = "seed_claims.yaml"  # the claims the course set out to test, beside this file
+VERDICTS = ("supports", "contradicts", "cannot decide", "not measured here")
+
+
+def load_claims() -> list[dict]:
+    """The claims from ``ftrag/seed_claims.yaml``: claim, source, evidence template, supports and contradicts rules."""
+    claims = yaml.safe_load(files(__package__).joinpath(CLAIMS_FILE).read_text(encoding="utf-8"))
+    keys = {"claim", "source", "evidence", "supports", "contradicts"}
+    for entry in claims:
+        if not isinstance(entry, dict) or set(entry) != keys or not all(isinstance(entry[k], str) for k in keys):
+            raise ValueError(f"ftrag/{CLAIMS_FILE}: each claim needs exactly the texts {', '.join(sorted(keys))}; "
+                             f"got {entry!r}")
+    return claims
+
+
+CLAIMS = load_claims()
+
 # (situation, what to do, evidence, rule). In the evidence, {NN:key} is results/NN_*.json's value for key, and
 # {NN:key:FORMAT} formats it (Python format spec); [NN] links the lesson (``fill`` does both). The rule is a
 # comparison of {NN:key} values (``holds`` evaluates it).
@@ -152,6 +169,25 @@ def check(values: dict[str, dict] | None = None, rows=None) -> None:
     if failed:
         raise ValueError("the numbers no longer support these verdicts; rewrite the rows in ftrag/decision_guide.yaml "
                          "so that each follows from what the lessons measured:\n  " + "\n  ".join(failed))
+
+
+def claim_verdict(entry: dict, values: dict[str, dict] | None = None) -> str:
+    """One of ``VERDICTS`` for a claim of ``seed_claims.yaml``, from its rules and the recorded numbers."""
+    values = values if values is not None else recorded_values()
+    if not entry["supports"].strip() and not entry["contradicts"].strip():
+        return "not measured here"
+    supports = bool(entry["supports"].strip()) and holds(entry["supports"], values)
+    contradicts = bool(entry["contradicts"].strip()) and holds(entry["contradicts"], values)
+    if supports and contradicts:
+        raise ValueError(f"both rules of the claim {entry['claim'][:60]!r} hold: make them exclusive")
+    return "supports" if supports else "contradicts" if contradicts else "cannot decide"
+
+
+def claims_table(values: dict[str, dict] | None = None, claims=None, *, links: bool = True) -> list[dict]:
+    """Each claim with its source, evidence (numbers filled in; ``links``: lessons as Markdown links) and verdict."""
+    values = values if values is not None else recorded_values()
+    return [{"claim": c["claim"], "source": c["source"], "evidence": fill(c["evidence"], values, links=links),
+             "verdict": claim_verdict(c, values)} for c in (claims or CLAIMS)]
 
 
 def table(values: dict[str, dict] | None = None):

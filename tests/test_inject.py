@@ -173,6 +173,24 @@ def test_every_verdict_follows_from_its_numbers_and_stops_when_they_change():
         decision.check(changed)
 
 
+def test_claim_verdicts_follow_from_the_numbers():
+    """Each claim's verdict is computed from its rules; a changed number changes it, inconsistent rules are refused."""
+    values = decision.recorded_values()
+    verdicts = [row["verdict"] for row in decision.claims_table(values)]
+    assert set(verdicts) <= set(decision.VERDICTS) and len(verdicts) == len(decision.CLAIMS) >= 8
+    dilution = next(c for c in decision.CLAIMS if "{04:em_8_passages}" in c["supports"])
+    assert decision.claim_verdict(dilution, values) == "supports"
+    changed = copy.deepcopy(values)
+    changed["04"]["em_8_passages"] = changed["04"]["em_1_passage"]
+    assert decision.claim_verdict(dilution, changed) == "contradicts"
+    changed["04"]["em_8_passages"] = changed["04"]["em_1_passage"] - 0.05
+    assert decision.claim_verdict(dilution, changed) == "cannot decide"
+    both = {**dilution, "contradicts": dilution["supports"]}
+    with pytest.raises(ValueError, match="make them exclusive"):
+        decision.claim_verdict(both, values)
+    assert decision.claim_verdict({**dilution, "supports": "", "contradicts": ""}, values) == "not measured here"
+
+
 def test_rules_read_numbers_and_nothing_else():
     values = {"05": {"a": 0.5, "b": 0.2}}
     assert decision.holds("{05:a} - {05:b} >= 0.25 and 0 < {05:b} < 1", values)

@@ -38,6 +38,18 @@ def test_readme_run_times_are_the_measured_ones(stats):
             "run `python -m ftrag.course.workshop`"
 
 
+@pytest.mark.parametrize("number", ["00", "01", "02"])
+def test_lab_headers_state_the_agendas_lab_time(number, stats):
+    """A lab's header says as many minutes as the agendas give it (allowance + its solution's measured run)."""
+    lesson = workshop.lessons()[number]
+    for rel in (lesson.lab, lesson.solution):
+        header = nbformat.read(ROOT / rel, as_version=4).cells[0].source
+        found = re.search(r"\*\*Time:\*\* about (\d+) minutes", header)
+        assert found, f"{rel}: no '**Time:** about N minutes' in its first cell"
+        assert int(found.group(1)) == workshop.lab_minutes(stats, lesson), \
+            f"{rel} says {found.group(1)} min, the agendas {workshop.lab_minutes(stats, lesson)}: update its header"
+
+
 def test_generated_pages_match_the_files():
     stale = [p.relative_to(ROOT).as_posix() for p, text in workshop.pages().items()
              if not p.is_file() or p.read_text() != text]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.course.render import render
-from ftrag.decision import ROWS, check, fill, recorded_values, shown_rule
+from ftrag.decision import ROWS, check, claims_table, fill, recorded_values, shown_rule
 from ftrag.paths import repo_root
 
 
@@ -20,7 +20,8 @@ def markdown(values: dict[str, dict] | None = None) -> str:
     """The whole ``docs/decision_guide.md`` (``templates/decision_guide.md.j2``); raises if a row's rule fails."""
     values = values if values is not None else recorded_values()
     check(values)
-    return render("decision_guide.md.j2", rows=[(s, d, fill(e, values), shown_rule(r, values)) for s, d, e, r in ROWS])
+    return render("decision_guide.md.j2", rows=[(s, d, fill(e, values), shown_rule(r, values)) for s, d, e, r in ROWS],
+                  claims=claims_table(values))
 
 
 def _cell(text: str) -> str:
