@@ -39,12 +39,8 @@ from ftrag.paths import repo_root
 # A live demo: the instructor runs the lesson top to bottom and talks through each output as it appears. The slot
 # is the measured run time (rounded up) plus this much reading and explaining.
 READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
-# A lab: the learners fill in the blanks. The slot is this allowance plus the measured run time of the solution
-# (rounded up), the time the lab's cells need to execute once; the lab's header states the same total
-# (``lab_minutes``). Labs 00-02: 2 minutes per mechanics exercise and 6 per experiment (7 in lab 02, whose
-# experiments train), for a person reading the lesson beside the lab; a helper session that solved them from the
-# lab and lesson alone took 1.4, 2.5 and 6.2 minutes, every check passing at the first try, so these allowances
-# are a person's typing and reading, not the exercises' difficulty.
+# A lab: this allowance plus its solution's run time, rounded up (``lab_minutes``; the lab's header says the same).
+# Labs 00-02: 2 min per mechanics exercise, 6 per experiment (7 in lab 02).
 LAB = {"00": 10, "01": 20, "02": 22, "03": 20, "04": 20, "05": 20}
 # The concepts a lesson needs, taught before its demo (slides: python -m ftrag.course.slides).
 TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
