@@ -34,13 +34,10 @@ from ftrag.files import sync_generated
 from ftrag.paths import repo_root
 
 # ----------------------------------------------------------------------------------------------------------
-# Stated allowances, in minutes (the measured part is added to them).
-
-# A live demo: the instructor runs the lesson top to bottom and talks through each output as it appears. The slot
-# is the measured run time (rounded up) plus this much reading and explaining.
+# Stated allowances, in minutes (the measured part is added to them). A live demo: the lesson's measured run time
+# (rounded up) plus this much reading and explaining, as the instructor talks through each output.
 READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
-# A lab: this allowance plus its solution's run time, rounded up (``lab_minutes``; the lab's header says the same).
-# Labs 00-02: 2 min per mechanics exercise, 6 per experiment (7 in lab 02).
+# A lab: this plus its solution's run time, rounded up (lab_minutes; 00-02: 2 min per exercise, 6-7 per experiment).
 LAB = {"00": 10, "01": 20, "02": 22, "03": 20, "04": 20, "05": 20}
 # The concepts a lesson needs, taught before its demo (slides: python -m ftrag.course.slides).
 TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
@@ -118,10 +115,8 @@ def run_minutes(stats: dict, rel: str) -> float:
     return stats[rel]["seconds"] / 60
 
 
-def lab_minutes(stats: dict, lesson: Lesson) -> int:
-    """A lab's length in minutes: its allowance (``LAB``) plus its solution's measured run time, rounded up."""
+def lab_minutes(stats: dict, lesson: Lesson) -> int:  # LAB + the measured solution run, rounded up
     return LAB[lesson.number] + math.ceil(run_minutes(stats, lesson.solution))
-
 
 def minutes_label(minutes: float) -> str:
     return f"{minutes:.1f} min"
