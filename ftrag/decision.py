@@ -23,14 +23,19 @@ LINKS = {k: f"../notebooks/{v}.ipynb" for k, v in LESSONS.items()}
 GUIDE = "decision_guide.yaml"  # the rows, beside this file: edit them there
 
 
+def _load_entries(name: str, keys: tuple[str, ...]) -> list[dict]:
+    """The entries of ``ftrag/<name>``, each checked to hold exactly the texts ``keys``."""
+    entries = yaml.safe_load(files(__package__).joinpath(name).read_text(encoding="utf-8"))
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != set(keys) or not all(isinstance(entry[k], str) for k in keys):
+            raise ValueError(f"ftrag/{name}: each entry needs exactly the texts {', '.join(keys)}; got {entry!r}")
+    return entries
+
+
 def load_rows() -> list[tuple[str, str, str, str]]:
     """The guide's rows from ``ftrag/decision_guide.yaml``: (situation, what to do, evidence template, rule)."""
-    rows = yaml.safe_load(files(__package__).joinpath(GUIDE).read_text(encoding="utf-8"))
     keys = ("situation", "do", "evidence", "rule")
-    for row in rows:
-        if not isinstance(row, dict) or set(row) != set(keys) or not all(isinstance(row[k], str) for k in keys):
-            raise ValueError(f"ftrag/{GUIDE}: each row needs exactly the texts {', '.join(keys)}; got {row!r}")
-    return [tuple(row[k] for k in keys) for row in rows]
+    return [tuple(row[k] for k in keys) for row in _load_entries(GUIDE, keys)]
 
 
 CLAIMS_FILE = "seed_claims.yaml"  # the claims the course set out to test, beside this file
@@ -39,13 +44,7 @@ VERDICTS = ("supports", "contradicts", "cannot decide", "not measured here")
 
 def load_claims() -> list[dict]:
     """The claims from ``ftrag/seed_claims.yaml``: claim, source, evidence template, supports and contradicts rules."""
-    claims = yaml.safe_load(files(__package__).joinpath(CLAIMS_FILE).read_text(encoding="utf-8"))
-    keys = {"claim", "source", "evidence", "supports", "contradicts"}
-    for entry in claims:
-        if not isinstance(entry, dict) or set(entry) != keys or not all(isinstance(entry[k], str) for k in keys):
-            raise ValueError(f"ftrag/{CLAIMS_FILE}: each claim needs exactly the texts {', '.join(sorted(keys))}; "
-                             f"got {entry!r}")
-    return claims
+    return _load_entries(CLAIMS_FILE, ("claim", "source", "evidence", "supports", "contradicts"))
 
 
 CLAIMS = load_claims()
@@ -153,6 +152,7 @@ def holds(rule: str, values: dict[str, dict] | None = None) -> bool:
 def shown_rule(rule: str, values: dict[str, dict] | None = None) -> str:
     """The rule with each field's recorded value beside its name: ``05:rag_em (0.865) - ...``."""
     values = values if values is not None else recorded_values()
+
     def shown(match: re.Match) -> str:
         value = values[match.group(1)][match.group(2)]
         return f"{match.group(1)}:{match.group(2)} ({value:,.0f})" if abs(value) >= 100 else \
@@ -161,11 +161,11 @@ def shown_rule(rule: str, values: dict[str, dict] | None = None) -> str:
     return _FIELD.sub(shown, rule)
 
 
-def check(values: dict[str, dict] | None = None, rows=None) -> None:
+def check(values: dict[str, dict] | None = None) -> None:
     """Raise if a row's verdict no longer follows from the numbers (its rule fails), naming the row and its rule."""
     values = values if values is not None else recorded_values()
     failed = [f"row {i} ({do.replace('**', '')[:50]}...): {shown_rule(rule, values)}"
-              for i, (_, do, _, rule) in enumerate(rows or ROWS, 1) if not holds(rule, values)]
+              for i, (_, do, _, rule) in enumerate(ROWS, 1) if not holds(rule, values)]
     if failed:
         raise ValueError("the numbers no longer support these verdicts; rewrite the rows in ftrag/decision_guide.yaml "
                          "so that each follows from what the lessons measured:\n  " + "\n  ".join(failed))
@@ -183,15 +183,15 @@ def claim_verdict(entry: dict, values: dict[str, dict] | None = None) -> str:
     return "supports" if supports else "contradicts" if contradicts else "cannot decide"
 
 
-def claims_table(values: dict[str, dict] | None = None, claims=None, *, links: bool = True) -> list[dict]:
+def claims_table(values: dict[str, dict] | None = None, *, links: bool = True) -> list[dict]:
     """Each claim with its source, evidence (numbers filled in; ``links``: lessons as Markdown links) and verdict."""
     values = values if values is not None else recorded_values()
     return [{"claim": c["claim"], "source": c["source"], "evidence": fill(c["evidence"], values, links=links),
-             "verdict": claim_verdict(c, values)} for c in (claims or CLAIMS)]
+             "verdict": claim_verdict(c, values)} for c in CLAIMS]
 
 
 def table(values: dict[str, dict] | None = None):
-    """The guide as a DataFrame (situation, do, evidence), numbers filled in."""
+    """The guide as a DataFrame (situation, do, evidence, rule), numbers filled in; raises if a rule fails."""
     import pandas as pd
 
     values = values if values is not None else recorded_values()

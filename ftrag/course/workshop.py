@@ -118,6 +118,7 @@ def run_minutes(stats: dict, rel: str) -> float:
 def lab_minutes(stats: dict, lesson: Lesson) -> int:  # LAB + the measured solution run, rounded up
     return LAB[lesson.number] + math.ceil(run_minutes(stats, lesson.solution))
 
+
 def minutes_label(minutes: float) -> str:
     return f"{minutes:.1f} min"
 
@@ -211,10 +212,9 @@ def slots_for(spec: list[tuple], stats: dict, all_lessons: dict[str, Lesson], le
             else:
                 what = what or exercises(lesson)
                 measured = run_minutes(stats, lesson.solution)
-                rounded = math.ceil(measured)
                 slots.append(Slot("lab", f"[lab {arg}](../{lesson.lab}): {what}", lab_minutes(stats, lesson),
                                   f"{LAB[arg]} lab allowance + solution run {minutes_label(measured)} (measured) "
-                                  f"-> {rounded}"))
+                                  f"-> {math.ceil(measured)}"))
         elif kind == "teach":
             slots.append(Slot("teach", what, TEACH[arg], f"{TEACH[arg]} stated (concepts of lesson {arg})"))
         else:  # discussion, break: arg is the stated length
