@@ -210,6 +210,7 @@ print(f"trainable: {layer.A.numel() + layer.B.numel():,} parameters instead of {
 # adapter, trained on the frozen layer's inputs and the target's outputs, find that change?
 
 # %%
+# NBVAL_TOLERANCE 0.00001: the last loss sits at Adam's noise floor (3e-07 to 5e-07 from one CPU to another)
 generator = torch.Generator().manual_seed(SEED)
 W = q_proj.weight.detach()
 change = (torch.randn(W.shape[0], 2, generator=generator) @ torch.randn(2, W.shape[1], generator=generator))
@@ -226,9 +227,10 @@ for _ in range(300):
     losses.append(loss.item())
 learned = layer.scale * layer.B.detach() @ layer.A.detach()
 error = ((learned - change).norm() / change.norm()).item()
-print(f"300 steps: loss {losses[0]:.4f} -> {losses[-1]:.0e}; the learned update B A differs from the change by "
-      f"{error:.3f} of its size, rank {torch.linalg.matrix_rank(learned, rtol=1e-3).item()}")
-assert error < 0.05, "a rank-4 adapter should recover a rank-2 change of the weights"
+rank = torch.linalg.matrix_rank(learned, rtol=1e-2).item()  # singular values under 1% of the largest count as 0
+print(f"300 steps: loss {losses[0]:.4f} -> {losses[-1]:.1e}; the learned update B A differs from the change by "
+      f"{error:.3f} of its size, rank {rank}")
+assert error < 0.05 and rank == 2, "a rank-4 adapter should recover a rank-2 change of the weights"
 
 # %% [markdown]
 # ### 4.2 What a model needs to emit a token it never produced
