@@ -12,9 +12,11 @@
 #
 # **You will learn**
 # - how to cut documents into chunks, and what the choice does to retrieval and to reading;
-# - dense retrieval with sentence embeddings and faiss (exact and approximate indexes, their recall and speed);
+# - dense retrieval with sentence embeddings and faiss (exact and approximate indexes on real text vectors, their
+#   recall and speed);
 # - lexical retrieval with BM25, and hybrid retrieval by reciprocal rank fusion;
 # - recall@k and MRR, split by questions that reuse the document's words and questions that paraphrase them;
+# - questions on which retrieval fails (described, misspelled, two-hop), and which retriever wins each;
 # - query processing and reranking with the reader itself, each measured;
 # - end-to-end exact match against the two bounds that frame it: closed-book and the oracle passage;
 # - why more context is not better for a small reader (dilution), and where the gold passage should go;
@@ -38,10 +40,12 @@
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
 SEED = 0  # every random draw starts from this seed
 N_SUBSET = 200  # questions for the slower experiments (reranking, dilution, position); the headline uses all
-FILLER_VECTORS = 20_000  # size of the synthetic index that makes approximate search worth measuring (section 3)
+N_HARD = 80  # questions of each hard kind answered end to end in section 8 (retrieval is scored on all 164)
+ANN_SENTENCES = 6_000  # World A sentences indexed to measure approximate search (section 3); about 3 ms each to embed
 
 # %%
 import random
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -52,7 +56,7 @@ import pandas as pd
 
 from ftrag import retrieval, seed_everything
 from ftrag.claims import claim
-from ftrag.files import read_jsonl
+from ftrag.files import read_examples, read_jsonl
 from ftrag.lm import exact_match, format_prompt, generate, load_model
 from ftrag.results import save_results
 from ftrag.retrieval import rag
@@ -130,27 +134,41 @@ plt.show()
 # %% [markdown]
 # ## 3. Indexes: exact and approximate
 #
-# faiss's `IndexFlatIP` compares a query with every vector: exact, and fast enough for 164 documents. Approximate
-# indexes trade a little recall for speed on large collections: **HNSW** walks a graph of neighbours, **IVF**
-# clusters the vectors and searches only the nearest clusters. With 164 vectors there is nothing to speed up, so
-# to measure the trade-off we build a larger index: our document vectors plus `FILLER_VECTORS` synthetic ones
-# (each a real vector plus noise, renormalised). Recall here means: of the exact index's top 10, how many the
-# approximate one finds. The queries are the real questions.
+# faiss's `IndexFlatIP` compares a query with every vector: exact, and its cost grows with the collection.
+# Approximate indexes trade a little recall for speed on large collections: **HNSW** walks a graph of neighbours,
+# **IVF** clusters the vectors and searches only the nearest clusters. With 164 vectors there is nothing to speed
+# up, so to measure the trade-off we index real text: `ANN_SENTENCES` sentences of World A (the course model's
+# pretraining corpus: people, places, organisations), embedded with the same model, queried with 1,000 of World A's
+# own questions. Recall here means: of the exact index's top 10, how many the approximate one finds.
 
 # %%
-rng = np.random.default_rng(SEED)
-filler = vectors[rng.integers(0, len(vectors), FILLER_VECTORS)] + rng.normal(0, 0.05, (FILLER_VECTORS, 384))
-filler = (filler / np.linalg.norm(filler, axis=1, keepdims=True)).astype(np.float32)
-big = np.vstack([vectors, filler])
-query_vectors = retrieval.embed_queries(embedder, questions)
+# NBVAL_TOLERANCE 0.01: recall over 1,000 queries; embeddings differ in their last bits from one CPU to another
+world_a = read_examples("world_a", "phase1.txt.xz")
+sentences = sorted({s for example in world_a for line in example.splitlines()
+                    if not line.startswith(("Question: ", "Answer: "))
+                    for s in re.split(r"(?<=\.) ", line.removeprefix("Passage: "))})
+world_a_questions = sorted({line.removeprefix("Question: ") for example in world_a for line in example.splitlines()
+                            if line.startswith("Question: ")})
+pick = random.Random(SEED)
+sentences, world_a_questions = pick.sample(sentences, ANN_SENTENCES), pick.sample(world_a_questions, 1000)
+start = time.perf_counter()
+big = retrieval.embed(embedder, sentences)
+embed_seconds = time.perf_counter() - start
+query_vectors = retrieval.embed_queries(embedder, world_a_questions)
 exact = retrieval.build_index(big, "flat")
 exact_ids, _ = retrieval.search_index(exact, query_vectors, 10)
+print(f"{len(big):,} sentences embedded in {embed_seconds:.0f} s, e.g. {sentences[0]!r}; "
+      f"queries like {world_a_questions[0]!r}")
 
 
-def timed_search(index, k=10):
-    start = time.perf_counter()
-    ids, _ = retrieval.search_index(index, query_vectors, k)
-    return ids, 1000 * (time.perf_counter() - start) / len(query_vectors)
+def timed_search(index, k=10, repeats=3):
+    """Milliseconds per query, the best of ``repeats`` runs over all the queries (the least disturbed one)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ids, _ = retrieval.search_index(index, query_vectors, k)
+        best = min(best, 1000 * (time.perf_counter() - start) / len(query_vectors))
+    return ids, best
 
 
 rows = []
@@ -164,11 +182,20 @@ for kind, efforts in [("hnsw", (4, 8, 16, 32, 64)), ("ivf", (1, 2, 4, 8, 16))]:
         overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact_ids, strict=True)])
         rows.append({"index": kind, "effort": effort, "recall@10 vs exact": overlap, "ms per query": ms})
 index_table = pd.DataFrame(rows)
+recall_of = index_table.set_index(["index", "effort"])["recall@10 vs exact"]
+claim(model, recall_of[("hnsw", 64)] >= 0.95 and recall_of[("ivf", 16)] >= 0.9 and recall_of[("hnsw", 4)] <= 0.8,
+      f"the effort knob sets the recall: HNSW {recall_of[('hnsw', 4)]:.3f} at efSearch 4 (<= 0.8), "
+      f"{recall_of[('hnsw', 64)]:.3f} at 64 (>= 0.95); IVF {recall_of[('ivf', 16)]:.3f} at nprobe 16 (>= 0.9)")
 index_table.drop(columns="ms per query").round(3)  # the timings vary by machine: they are in the plot below
 
 # %% [markdown]
 # The effort knob is `efSearch` for HNSW (how many graph neighbours the search keeps) and `nprobe` for IVF (how
-# many of the 64 clusters it visits). The timings vary from machine to machine; the shape does not.
+# many of the 64 clusters it visits). The timings vary from machine to machine; the shape does not. On vectors of
+# real text the usual trade-off appears: recall and time both climb with effort, a middle effort finds most of the
+# exact top 10 in a fraction of the flat index's time, and the flat index's time grows in proportion to the
+# collection while an approximate index's grows far more slowly (the lines under the plot measure it on your
+# machine). At a few thousand vectors the highest efforts cost about as much as exact search, and every index
+# answers in well under a millisecond: the trade-off starts to matter at millions of vectors.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -183,7 +210,21 @@ ax.set(xscale="log", xlabel="milliseconds per query (log scale)", ylabel="recall
 ax.legend()
 plt.tight_layout()
 plt.show()
-print(index_table[["index", "effort", "ms per query"]].round(3).to_string(index=False))
+print(index_table[["index", "effort", "ms per query"]].round(4).to_string(index=False))
+def ms_at_size(kind, n):
+    index = retrieval.build_index(big[:n], kind, seed=SEED)
+    if kind == "hnsw":
+        retrieval.set_search_effort(index, 32)
+    return round(timed_search(index)[1], 4)
+
+
+for kind in ("flat", "hnsw"):
+    print(f"{kind} search{' (efSearch 32)' if kind == 'hnsw' else ''}, ms per query by collection size:",
+          {f"{n:,}": ms_at_size(kind, n) for n in (len(big) // 4, len(big) // 2, len(big))})
+timing = index_table.set_index(["index", "effort"])["ms per query"]
+for kind, effort in (("hnsw", 32), ("hnsw", 64), ("ivf", 16)):
+    print(f"{kind} at effort {effort}: {recall_of[(kind, effort)]:.3f} of the exact top 10 in "
+          f"{timing[(kind, effort)] / timing[('flat (exact)', '-')]:.2f}x the flat index's time")
 
 # %% [markdown]
 # An index is built once and saved with the documents it indexes; reloading it gives the same answers.
@@ -245,33 +286,32 @@ axes[0].set_ylabel("recall@k")
 axes[0].legend()
 plt.tight_layout()
 plt.show()
-best_lexical_r5 = max(table.loc[(name, "lexical"), "recall@5"] for name in runs)
-claim(model, best_lexical_r5 >= 0.95, f"the best retriever's recall@5 on lexical questions is "
-      f"{best_lexical_r5:.3f} (>= 0.95)")
-hybrid_r5, parts_r5 = table.loc[("hybrid", "all"), "recall@5"], max(table.loc[(n, "all"), "recall@5"]
-                                                                     for n in ("dense", "bm25"))
-claim(model, hybrid_r5 >= parts_r5, f"hybrid recall@5 {hybrid_r5:.3f} >= the better of its parts {parts_r5:.3f}")
+dense_r1, bm25_r1 = (table.loc[(name, "all"), "recall@1"] for name in ("dense", "bm25"))
+claim(model, dense_r1 <= bm25_r1 - 0.02, f"dense recall@1 {dense_r1:.3f} is below BM25's {bm25_r1:.3f} by at least "
+      f"0.02 (the dense retriever ranks a look-alike first more often)")
 
 # %% [markdown]
 # BM25 is near perfect here because every question names its document's subject by a rare name or code; dense
 # retrieval misses more, often by ranking a similar document of the same type first (two incidents that disrupted
-# the same system). Fusion keeps BM25's strength at recall@3 and above.
+# the same system). Fusion keeps BM25's strength at recall@3 and above. On these questions nothing can show what
+# dense retrieval or fusion is for: section 8 takes the names away.
 #
 # How does the chunking choice change this? The same three retrievers over the other two chunkings:
 
 # %%
-rows = []
+rows, chunk_retrievers = [], {}  # the retrievers of each chunking, kept for section 8
 for chunking, cs in chunkings.items():
     d = retrieval.DenseRetriever(cs, embedder)
     b = retrieval.BM25Retriever(cs)
-    for name, r in [("dense", d), ("bm25", b), ("hybrid", retrieval.HybridRetriever([d, b]))]:
+    chunk_retrievers[chunking] = {"dense": d, "bm25": b, "hybrid": retrieval.HybridRetriever([d, b])}
+    for name, r in chunk_retrievers[chunking].items():
         m = rag.retrieval_metrics(rankings_of(r), gold_docs)
         rows.append({"chunking": chunking, "retriever": name, "recall@1": m["recall@1"],
                      "recall@5": m["recall@5"], "MRR@10": m["MRR@10"]})
 pd.DataFrame(rows).pivot(index="chunking", columns="retriever", values="recall@1").round(3)
 
 # %% [markdown]
-# Recall@1 at document level is close for all three; the difference shows up in what the reader gets (section 8):
+# Recall@1 at document level is close for all three; the difference shows up in what the reader gets (section 9):
 # a sentence chunk from the right document may not hold the asked fact.
 #
 # **Query processing.** A question carries words that match every document ("What", "is", "the") and words that
@@ -376,7 +416,145 @@ for i in wrong:
 # course model has 4.5 million parameters; the misses above are copying errors (a wrong part of a long name, a
 # near-miss number), which a larger reader makes far less often.
 #
-# ## 8. Context dilution and position
+# ## 8. Questions on which retrieval can fail
+#
+# Real questions rarely name their document by a rare word. `data/knowledge/hard_qa.jsonl` asks one question per
+# document in each of three ways that users actually ask (generated from the documents by seeded code, like
+# everything in World B):
+# - **described**: the subject is described by its other facts instead of named ("the incident on June 5, 2025");
+# - **misspelled**: the document's own question with one typo in the name;
+# - **two-hop**: a fact of one document asked through another that links to it ("the responder to Incident
+#   INC-9060" is a person, whose own document is never named): a retriever must find both.
+
+# %%
+hard = read_jsonl("knowledge", "hard_qa.jsonl")
+HARD_KINDS = ("described", "misspelled", "two_hop")
+for kind in HARD_KINDS:
+    q = next(q for q in hard if q["kind"] == kind)
+    print(f"{kind:>10}: {q['question']!r} -> {q['answer']!r} (in {q['doc_id']}"
+          + (f", reached through {q['bridge_doc_id']})" if kind == "two_hop" else ")"))
+print(f"{len(hard)} questions, {len(hard) // len(HARD_KINDS)} of each kind")
+
+# %% [markdown]
+# Every retriever of every chunking, on all 492 questions. For two-hop questions, recall counts the document that
+# holds the answer; "bridge@1" is the share whose *named* document comes first.
+
+# %%
+# NBVAL_TOLERANCE 0.013: recall over 164 questions moves by 1/164 when two near-equal scores swap on another CPU
+hard_questions = [q["question"] for q in hard]
+hard_kinds = np.array([q["kind"] for q in hard])
+rows = []
+for chunking, retrievers in chunk_retrievers.items():
+    for name, r in retrievers.items():
+        ranked = rankings_of(r, hard_questions)
+        for kind in HARD_KINDS:
+            sel = np.flatnonzero(hard_kinds == kind)
+            m = rag.retrieval_metrics([ranked[i] for i in sel], [hard[i]["doc_id"] for i in sel], ks=(1, 5))
+            bridge = np.mean([ranked[i][0] == hard[i].get("bridge_doc_id") for i in sel])
+            rows.append({"chunking": chunking, "retriever": name, "kind": kind, "recall@1": m["recall@1"],
+                         "recall@5": m["recall@5"], "bridge@1": bridge if kind == "two_hop" else np.nan})
+hard_table = pd.DataFrame(rows).set_index(["chunking", "retriever", "kind"])
+whole = hard_table.loc["whole documents"]
+named = pd.Series({n: table.loc[(n, "all"), "recall@1"] for n in ("dense", "bm25", "hybrid")}, name="named")
+recall_at_1 = pd.concat([named, whole["recall@1"].unstack("kind")[list(HARD_KINDS)]], axis=1)
+print("recall@1, whole documents (named: the questions of sections 5-7)")
+recall_at_1.round(3)
+
+# %%
+# NBVAL_TOLERANCE 0.013: recall over 164 questions moves by 1/164 when two near-equal scores swap on another CPU
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True)
+for ax, kind in zip(axes, HARD_KINDS, strict=True):
+    hard_table.xs(kind, level="kind")["recall@5"].unstack("retriever").plot(kind="bar", ax=ax, rot=0, legend=False)
+    ax.set(title=f"{kind} questions", xlabel="", ylim=(0, 1.05))
+axes[0].set_ylabel("recall@5")
+axes[0].legend(fontsize=8, loc="lower left")
+plt.tight_layout()
+plt.show()
+print("two-hop, whole documents: bridge@1 " + ", ".join(f"{n} {whole.loc[(n, 'two_hop'), 'bridge@1']:.3f}"
+                                                        for n in ("dense", "bm25", "hybrid")))
+
+# %%
+# NBVAL_TOLERANCE 0.013: recall over 164 questions moves by 1/164 when two near-equal scores swap on another CPU
+r1, r5 = whole["recall@1"], whole["recall@5"]
+claim(model, r1[("bm25", "described")] >= r1[("dense", "described")] + 0.2,
+      f"described: BM25 recall@1 {r1[('bm25', 'described')]:.3f} beats dense {r1[('dense', 'described')]:.3f} by "
+      f"0.2 or more (a description is made of rare values)")
+claim(model, r1[("dense", "misspelled")] >= r1[("bm25", "misspelled")] + 0.1,
+      f"misspelled: dense recall@1 {r1[('dense', 'misspelled')]:.3f} beats BM25 {r1[('bm25', 'misspelled')]:.3f} by "
+      f"0.1 or more (a typo breaks a word, not its pieces)")
+claim(model, r5[("hybrid", "misspelled")] >= max(r5[("dense", "misspelled")], r5[("bm25", "misspelled")])
+      and r5[("hybrid", "described")] < r5[("bm25", "described")],
+      f"fusion helps where both parts are useful (misspelled recall@5: hybrid {r5[('hybrid', 'misspelled')]:.3f}, "
+      f"parts {r5[('dense', 'misspelled')]:.3f} and {r5[('bm25', 'misspelled')]:.3f}) and costs where one is weak "
+      f"(described: hybrid {r5[('hybrid', 'described')]:.3f} < BM25 {r5[('bm25', 'described')]:.3f})")
+two_hop_r5 = hard_table.xs("two_hop", level="kind")["recall@5"].max()
+bridge_r1 = whole.xs("two_hop", level="kind")["bridge@1"].min()
+claim(model, two_hop_r5 <= 0.5 and bridge_r1 >= 0.7,
+      f"two-hop: every retriever finds the named document first (bridge@1 >= {bridge_r1:.3f}), and none puts the "
+      f"answer's document in its top 5 for more than half the questions (best {two_hop_r5:.3f}, any chunking)")
+
+# %% [markdown]
+# Now the whole pipeline on these questions, each retriever of each chunking feeding the reader its top chunk, plus
+# the hybrid retriever reranked by the reader (section 6), on a fixed sample of `N_HARD` questions of each kind. The
+# oracle gives the reader the gold document (for two-hop questions, both documents).
+
+# %%
+# NBVAL_TOLERANCE 0.025: rates over 80 greedy answers may move by two answers on another CPU
+sample = [i for kind in HARD_KINDS
+          for i in random.Random(SEED).sample(list(np.flatnonzero(hard_kinds == kind)), N_HARD)]
+s_questions, s_answers = [hard[i]["question"] for i in sample], [hard[i]["answer"] for i in sample]
+s_kinds = hard_kinds[sample]
+
+
+def em_by_hard_kind(predictions):
+    return {kind: exact_match([p for p, k in zip(predictions, s_kinds, strict=True) if k == kind],
+                              [a for a, k in zip(s_answers, s_kinds, strict=True) if k == kind])
+            for kind in HARD_KINDS}
+
+
+gold_passages = [[by_id[hard[i]["bridge_doc_id"]], by_id[hard[i]["doc_id"]]] if "bridge_doc_id" in hard[i]
+                 else [by_id[hard[i]["doc_id"]]] for i in sample]
+hard_e2e = {("-", "closed-book"): em_by_hard_kind(generate(model, tokenizer, [format_prompt(q) for q in s_questions])),
+            ("-", "oracle"): em_by_hard_kind(rag.answer_with_passages(model, tokenizer, s_questions, gold_passages))}
+for chunking, retrievers in chunk_retrievers.items():
+    for name, r in retrievers.items():
+        passages = rag.retrieve_passages(r, s_questions, 1)
+        hard_e2e[(chunking, name)] = em_by_hard_kind(rag.answer_with_passages(model, tokenizer, s_questions, passages))
+reranked_hybrid = chunk_retrievers["whole documents"]["hybrid"]
+passages = rag.retrieve_passages(reranked_hybrid, s_questions, 1, reranker=(model, tokenizer), depth=5)
+hard_e2e[("whole documents", "hybrid + rerank")] = em_by_hard_kind(
+    rag.answer_with_passages(model, tokenizer, s_questions, passages))
+hard_e2e = pd.DataFrame(hard_e2e).T.rename_axis(["chunking", "pipeline"])
+hard_e2e.round(3)
+
+# %%
+# NBVAL_TOLERANCE 0.025: rates over 80 greedy answers may move by two answers on another CPU
+pipelines_only = hard_e2e.drop(index="-", level="chunking")
+best_e2e, oracle_hard = pipelines_only.max(), hard_e2e.loc[("-", "oracle")]
+print("best pipeline per kind:", {k: " / ".join(pipelines_only[k].idxmax()) for k in HARD_KINDS})
+print("oracle minus the best pipeline:", (oracle_hard - best_e2e).round(3).to_dict(),
+      f"(named questions: {oracle - e2e:.3f})")
+claim(model, all(oracle_hard[k] - best_e2e[k] >= 0.06 for k in ("described", "misspelled")),
+      f"on described and misspelled questions retrieval costs at least 0.06 EM (the oracle minus the best pipeline: "
+      f"{oracle_hard['described'] - best_e2e['described']:.3f} and "
+      f"{oracle_hard['misspelled'] - best_e2e['misspelled']:.3f}), against {oracle - e2e:.3f} on named questions")
+
+# %% [markdown]
+# What the three sets show:
+# - **described**: a description is made of values ("SEV-4", "June 5, 2025", "the Kolvena Ledger"), rare words
+#   that BM25 matches; the embedding of a whole question about an incident is close to every incident. Fusion then
+#   *costs* recall: the dense ranking votes for look-alikes. The oracle row shows the reader also finds these
+#   questions harder to read (its question and its passage share fewer words).
+# - **misspelled**: one typo makes the name a word BM25 has never indexed; the embedder splits it into word pieces,
+#   most of which still match. Here fusion helps, and so does reranking with the reader.
+# - **two-hop**: every retriever finds the named document and not the one that answers. No choice of retriever or
+#   chunking fixes that: the second document can only be found with what the first one says (retrieve, read the
+#   name, retrieve again: query decomposition or iterative retrieval, which this lesson does not build).
+#
+# So the retriever is a choice that depends on how users ask, and that choice can only be made by measuring on
+# questions like theirs. The sections below go back to the named questions, to study the reader.
+#
+# ## 9. Context dilution and position
 #
 # If one passage is good, are more better? Below, the reader gets the top k **sentence chunks** of the hybrid
 # retriever (short chunks, so eight of them fit in the context) for k = 1, 2, 3, 5, 8. Recall (does any of the k
@@ -441,7 +619,7 @@ claim(model, cost > spread, f"two look-alike documents cost more ({cost:.3f}) th
 # To see it on a real reader, set `MODEL_NAME = "Qwen/Qwen2.5-0.5B"` on Colab and rerun: retrieval numbers stay,
 # reading numbers change. With this reader, the best pipeline is the one that gives it **one** good passage.
 #
-# ## 9. Updating knowledge
+# ## 10. Updating knowledge
 #
 # A new incident happens today. With RAG, the knowledge base learns it by indexing one more document: no training,
 # no change to the model.
@@ -462,7 +640,7 @@ print(f"indexed 1 document in {update_ms:.0f} ms; after: {answer_new!r} (read fr
 assert answer_new == "March 2, 2026" and used[0] == new_doc["text"], "the new document should be retrieved and read"
 
 # %% [markdown]
-# ## 10. Results
+# ## 11. Results
 #
 # One table, built from the runs above.
 
@@ -489,15 +667,24 @@ save_results("04_rag_pipeline", {
     "rag_em_paraphrased": pipelines["RAG: BM25, top 1 document"]["paraphrased"],
     "em_1_passage": dilution.loc[1, "exact match"], "em_8_passages": dilution.loc[8, "exact match"],
     "em_gold_among_2_best_position": max(position.values()), "bm25_recall_at_1": table.loc[("bm25", "all"), "recall@1"],
+    **{f"{kind}_recall_at_1_{n}": r1[(n, kind)] for kind in HARD_KINDS for n in ("dense", "bm25", "hybrid")},
+    **{f"{kind}_recall_at_5_best": hard_table.xs(kind, level="kind")["recall@5"].max() for kind in HARD_KINDS},
+    **{f"{kind}_best_pipeline_em": best_e2e[kind] for kind in HARD_KINDS},
+    **{f"{kind}_oracle_em": oracle_hard[kind] for kind in HARD_KINDS},
+    "two_hop_bridge_at_1_min": bridge_r1, "hard_questions_end_to_end": N_HARD,
 }, model)
 
 # %% [markdown]
 # ## What we measured, and what this does not show
 #
 # **Measured here:**
-# - over World B, BM25 finds the gold document first for almost every question: names and codes are rare words;
-#   dense retrieval misses more, and fusion with BM25 keeps the best of both at recall@3 and beyond;
-# - approximate indexes buy speed with recall, and the effort knob sets the price;
+# - over World B, BM25 finds the gold document first for almost every question that names it: names and codes are
+#   rare words; dense retrieval misses more;
+# - take the name away and the ranking changes: BM25 wins on questions that describe their subject (the description
+#   is made of rare values), dense retrieval wins on misspelled names, fusion helps on the second and costs on the
+#   first, and no retriever or chunking finds the answer's document of a two-hop question: the retriever is a
+#   choice that depends on how users ask;
+# - approximate indexes buy speed with recall on real text vectors, and the effort knob sets the price;
 # - repeating names in the query helps the dense retriever; reranking with the reader lifts its recall@1;
 # - end-to-end, RAG answers questions about documents the model never saw, close to the oracle-passage ceiling and
 #   far above closed-book;
@@ -505,7 +692,10 @@ save_results("04_rag_pipeline", {
 #   distractors cost far more than where the gold passage sits among them.
 #
 # **What this does not show:** World B is small and clean (every document names its subject in every sentence);
-# real corpora have long, messy documents, where chunking matters much more than here. Exact match against one gold
+# real corpora have long, messy documents, where chunking matters much more than here. The hard questions are
+# generated from templates: real users describe, misspell and chain in more ways, and we built no pipeline for
+# two-hop questions (query decomposition, iterative retrieval). The approximate indexes hold 6,000 vectors, far
+# below the scale where they are needed. Exact match against one gold
 # string is strict, and a reader that answers right in other words scores 0. The course reader is tiny: a larger one
 # would change the reading results (dilution, position), not the retrieval ones. We did not tune BM25 or the
 # embedder, and we measured latency on one small machine.

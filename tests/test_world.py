@@ -79,6 +79,24 @@ def test_world_b_knowledge_base_shape():
     assert ks == {doc_id: set(range(1, 11)) for doc_id in by_id}
 
 
+def test_hard_questions_hide_or_break_the_name_and_keep_the_answer_in_its_document():
+    docs = {d["doc_id"]: d for d in read_jsonl("knowledge", "docs.jsonl")}
+    hard = read_jsonl("knowledge", "hard_qa.jsonl")
+    assert Counter(q["kind"] for q in hard) == {"described": len(docs), "misspelled": len(docs), "two_hop": len(docs)}
+    assert len({q["id"] for q in hard}) == len(hard)
+    for q in hard:
+        assert q["answer"] in docs[q["doc_id"]]["text"] and q["answer"] not in q["question"], q
+        title = docs[q["doc_id"]]["title"]
+        if q["kind"] == "two_hop":
+            assert title not in q["question"] and docs[q["bridge_doc_id"]]["title"] in q["question"], q
+            assert title in docs[q["bridge_doc_id"]]["text"], q  # the bridge document names the answer's document
+        else:  # described: no name at all; misspelled: the name is there with one typo only
+            assert title.replace("Incident ", "").replace(" Team", "").replace(" Policy", "") not in q["question"], q
+    described = [q["question"] for q in hard if q["kind"] == "described"]
+    assert not any(d["title"] in question for d in docs.values() for question in described
+                   if d["type"] in ("product", "project", "policy", "incident"))
+
+
 def test_rc_test_shape():
     rows = read_jsonl("world_a", "rc_test.jsonl")
     assert {len(r["passages"]) - 1 for r in rows} == {0, 1, 2, 3, 4}

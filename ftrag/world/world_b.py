@@ -7,7 +7,8 @@
 - ``facts.jsonl``: every fact (subject, relation, value, answer type for drawing multiple-choice distractors);
 - ``qa.jsonl``: two questions per fact, one *lexical* (reuses the document's words) and one *paraphrased* (only
   the subject's name in common with the document); answers are spans copied verbatim from the document;
-- ``paraphrases.jsonl``: ten renderings of every document (k = 1 is the original), for fine-tuning facts in.
+- ``paraphrases.jsonl``: ten renderings of every document (k = 1 is the original), for fine-tuning facts in;
+- ``hard_qa.jsonl``: questions on which retrieval can fail (described, misspelled, two-hop; ``ftrag.world.b_hard``).
 
 Everything is seeded, so two runs write byte-identical files. Lessons 04 and 05 use it for RAG and fine-tuning.
 """
@@ -22,6 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftrag.world.b_hard import hard_questions
 from ftrag.world.b_names import invented_words
 from ftrag.world.b_templates import LEMMAS, RELATIONS, STOPWORDS, Relation
 
@@ -228,15 +230,17 @@ def _write_jsonl(path: Path, rows: list[dict]) -> int:
 
 
 def generate(out_dir: Path, seed: int = SEED) -> dict:
-    """Write ``knowledge/{docs,facts,qa,paraphrases}.jsonl`` under ``out_dir``; return counts and sizes."""
+    """Write ``knowledge/{docs,facts,qa,paraphrases,hard_qa}.jsonl`` under ``out_dir``; return counts and sizes."""
     world = build_world(seed)
     rng = random.Random(seed + 1)
     docs, facts, qa, paraphrases = [], [], [], []
+    choices: dict[str, list[int]] = {}  # each document's sentence variants, which its lexical questions reuse
     for doc in world.docs:
         n = len(doc.facts)
         renderings: list[str] = []
         choice, order = [rng.randrange(4) for _ in range(n)], rng.sample(range(n), n)
         text = render(doc, choice, order)
+        choices[doc.doc_id] = choice
         qa += _questions(doc, text, choice, rng)
         renderings.append(text)
         while len(renderings) < N_PARAPHRASES:  # new variants and a new sentence order, never a repeat
@@ -253,7 +257,9 @@ def generate(out_dir: Path, seed: int = SEED) -> dict:
     out = Path(out_dir) / "knowledge"
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {}
-    for name, rows in (("docs", docs), ("facts", facts), ("qa", qa), ("paraphrases", paraphrases)):
+    hard = hard_questions(world.docs, choices, seed + 2)  # its own stream: the other files stay as they were
+    for name, rows in (("docs", docs), ("facts", facts), ("qa", qa), ("paraphrases", paraphrases),
+                       ("hard_qa", hard)):
         chars = _write_jsonl(out / f"{name}.jsonl", rows)
         stats[name] = {"rows": len(rows), "characters": chars, "approx_tokens": chars // 4}
     return stats
