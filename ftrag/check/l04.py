@@ -112,3 +112,88 @@ def check_fixed_rag_answer(fixed_rag_answer) -> None:
     answers = [q["answer"] for q in qa]
     passed(f"the retrieved passage now reaches the prompt: exact match {exact_match(got, answers):.2f} on "
            f"{len(qa)} questions (closed-book {exact_match(closed, answers):.2f})")
+
+
+class _FixedRetriever:
+    """A retriever whose rankings are given: each query's chunk ids, best first (to test a recall function)."""
+
+    def __init__(self, chunks, rankings: dict[str, list[int]]):
+        self.chunks, self.rankings = chunks, rankings
+
+    def search(self, queries, k):
+        import numpy as np
+
+        ids = np.array([self.rankings[q][:k] for q in queries])
+        return ids, np.zeros(ids.shape, dtype=np.float32)
+
+
+def check_recall_at_1_by_kind(recall_at_1_by_kind) -> None:
+    """Exercise 5: recall@1 of a retriever, split by the kind of question."""
+    chunks = chunk_documents(read_jsonl("knowledge", "docs.jsonl")[:6])
+    ids = [c.doc_id for c in chunks]
+    questions = [{"question": f"q{i}", "doc_id": ids[i % 6], "kind": kind}
+                 for i, kind in enumerate(["a", "a", "a", "a", "b", "b"])]
+    rankings = {"q0": [0, 1], "q1": [2, 1], "q2": [1, 2], "q3": [3, 0], "q4": [4, 5], "q5": [0, 5]}
+    got = call_solution(recall_at_1_by_kind, _FixedRetriever(chunks, rankings), questions, ("a", "b"),
+                        name="recall_at_1_by_kind")
+    expect(isinstance(got, dict) and set(got) == {"a", "b"},
+           f"recall_at_1_by_kind should return a dict with one recall per kind ('a' and 'b' here), got {got!r}")
+    expect_close(got["a"], 2 / 4, "recall@1 of kind 'a' (queries q0 and q3 rank their gold document first)",
+                 hint="for each question, compare the doc_id of the top chunk, retriever.chunks[ids[0]].doc_id, "
+                      "with the question's doc_id; divide by the number of questions of that kind")
+    expect_close(got["b"], 1 / 2, "recall@1 of kind 'b'", hint="count only the questions of that kind")
+    hard = read_jsonl("knowledge", "hard_qa.jsonl")
+    bm25 = BM25Retriever(chunk_documents(read_jsonl("knowledge", "docs.jsonl")))
+    got = call_solution(recall_at_1_by_kind, bm25, hard, ("misspelled",), name="recall_at_1_by_kind")
+    rows = [q for q in hard if q["kind"] == "misspelled"]
+    top = [bm25.chunks[int(i[0])].doc_id for i in bm25.search([q["question"] for q in rows], 1)[0]]
+    expect_close(got["misspelled"], recall_at_k([[t] for t in top], [q["doc_id"] for q in rows], 1),
+                 "BM25's recall@1 on the misspelled questions")
+    passed("recall@1 by kind agrees with the course's recall_at_k")
+
+
+def check_best_setting(best_setting: dict, measured: dict) -> None:
+    """Exercise 5, the decision: for each kind, a setting whose measured recall is the highest."""
+    expect(bool(measured), "`measured` is empty: run the experiment cell above first")
+    expect(isinstance(best_setting, dict) and best_setting and None not in best_setting.values(),
+           f"fill best_setting with one setting name per kind of question, got {best_setting!r}")
+    kinds = {kind for recalls in measured.values() for kind in recalls}
+    expect(set(best_setting) == kinds, f"best_setting should name a setting for each kind {sorted(kinds)}, "
+           f"got keys {sorted(best_setting)}")
+    for kind, setting in best_setting.items():
+        expect(setting in measured, f"{setting!r} is not one of the settings you measured: {sorted(measured)}")
+        top = max(recalls[kind] for recalls in measured.values())
+        expect(measured[setting][kind] == top, f"for {kind} questions you chose {setting!r} (recall@1 "
+               f"{measured[setting][kind]:.3f}), but {max(measured, key=lambda s: measured[s][kind])!r} measured "
+               f"{top:.3f}: let the numbers decide")
+    passed("each choice is the setting that measured best for that kind of question")
+
+
+def check_em_with_k(em_with_k) -> None:
+    """Exercise 6: end-to-end exact match when the reader gets the top k passages."""
+    from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
+
+    model, tok = load_model("course-lm", device="cpu")
+    bm25 = BM25Retriever(chunk_documents(read_jsonl("knowledge", "docs.jsonl")))
+    rows = [q for q in read_jsonl("knowledge", "hard_qa.jsonl") if q["kind"] == "described"][::20]
+    for k in (1, 3):
+        got = call_solution(em_with_k, bm25, rows, k, model, tok, name="em_with_k")
+        passages = retrieve_passages(bm25, [q["question"] for q in rows], k)
+        want = exact_match(answer_with_passages(model, tok, [q["question"] for q in rows], passages),
+                           [q["answer"] for q in rows])
+        # within one answer: a pipeline that pads its prompts differently may flip one greedy answer
+        expect_close(got, want, f"exact match with the top {k} passages on {len(rows)} described questions",
+                     tol=1 / len(rows) + 1e-9,
+                     hint="retrieve_passages(retriever, questions, k), then answer_with_passages(model, tokenizer, "
+                          "questions, passages), then exact_match against the answers")
+    passed("end-to-end exact match with k passages agrees with the course's pipeline")
+
+
+def check_best_k(best_k, sweep: dict) -> None:
+    """Exercise 6, the decision: the number of passages whose exact match measured highest."""
+    expect(bool(sweep), "`sweep` is empty: run the sweep cell above first")
+    expect(best_k in sweep, f"best_k should be one of the k you measured, {sorted(sweep)}; got {best_k!r}")
+    top = max(sweep.values())
+    expect(sweep[best_k] == top, f"k = {best_k} measured {sweep[best_k]:.3f}, but k = {max(sweep, key=sweep.get)} "
+           f"measured {top:.3f}: let the numbers decide")
+    passed(f"k = {best_k} is the number of passages that read best here")
