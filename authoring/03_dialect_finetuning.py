@@ -54,13 +54,13 @@ import pandas as pd
 from ftrag import seed_everything
 from ftrag.claims import claim, is_course_model
 from ftrag.files import read_examples
-from ftrag.lm import context_perplexity, generate, load_model, perplexity, token_losses
+from ftrag.lm import context_perplexity, exact_match, generate, load_model, perplexity, token_losses
 from ftrag.paths import data_path, repo_root
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, Chunk
 from ftrag.tasks import dialect
 from ftrag.train import lm_examples, load_adapter
-from ftrag.world.memos import CLOSING, closing_line
+from ftrag.world.memos import CLOSING, closing_line, split_closing
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
@@ -323,8 +323,9 @@ rows.assign(lr=rows["lr"].map(lambda v: f"{v:g}"), trained=rows["trainable"] / r
 #
 # The live runs are short. `data/models/dialect-lora` is LoRA rank 16 trained 50 times longer (2,000 steps, 4M
 # tokens, more than one pass over the memos) at a high learning rate (2e-3), with the command in its
-# `training.json`; the closing-line accuracy on 100 validation memos was recorded during training. Here it is
-# scored like the others, then given the retrieved memos as well: fine-tuning and retrieval together.
+# `training.json`. Every 250 steps the run scored the closing line on 100 **validation** memos, and the adapter
+# it kept is the checkpoint that scored best there (early stopping; the test memos played no part in the choice).
+# Here it is scored like the others, then given the retrieved memos as well: fine-tuning and retrieval together.
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
@@ -332,7 +333,8 @@ if is_course_model(model):
     long_model, record = load_adapter(load_model(MODEL_NAME, device="cpu")[0], ADAPTER)
     print(f"{ADAPTER}: {record['command']}")
     print(f"trained {record['train_seconds'] / 60:.0f} min on {record['threads']} thread(s), "
-          f"{record['tokens'] / 1e6:.1f}M tokens")
+          f"{record['tokens'] / 1e6:.1f}M tokens; kept: step {record['selected_step']} of {record['config']['steps']}, "
+          f"the best on the validation memos")
 else:
     long_model, record = lora_model, {"train_seconds": lora_run.seconds}  # a hub model: the live run stands in
 long_scores = dialect.forgetting_scores(long_model, tokenizer, n_test=N_TEST)
@@ -348,6 +350,7 @@ if record.get("valid_closing_em"):
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.plot(*zip(*record["valid_closing_em"], strict=True), "o-")
     ax.axhline(1 / 12, color="grey", ls=":", label="chance")
+    ax.axvline(record["selected_step"], color="tab:green", ls="--", label="kept (best on validation)")
     ax.set(xlabel="training step", ylabel="closing-line EM", ylim=(0, 1), title="the long run, as recorded (100 "
                                                                                  "validation memos)")
     ax.legend()
@@ -359,52 +362,109 @@ if record.get("valid_closing_em"):
 #
 # Perplexity is an average over every token. A task makes it concrete: given a held-out memo without its last
 # line, which of the dialect's twelve closing phrases comes next? The model picks the phrase it finds most likely
-# (summed log-probability of its tokens and the end of the memo; `dialect.closing_em`); chance is 1 in 12. The
+# (summed log-probability of its tokens and the end of the memo; `dialect.closing_picks`); chance is 1 in 12. The
 # rule (type × priority, both in the header) is in the glossary, and the retrieved memos often show the right
 # phrase: the top memo closes with the test memo's phrase for the share printed in section 3.
+#
+# Before crediting any model, the baselines a reviewer asks for first:
+# - **copy the top memo's closing line** (no model at all): what BM25's most similar memo ends with;
+# - **retrieval filtered by the header**: only pool memos of the same type and priority, then copy, or put the top 4
+#   in front of the base model (a metadata filter, as a search index would apply it);
+# - **the glossary's rule table in the context** of the base model;
+# - **per-token scores**: a summed log-probability favours short phrases, and every priority-3 phrase is two words
+#   where the others are three, so each model is also scored by the mean log-probability per token.
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
 closing_memos = test_memos[:N_CLOSING]
 rag_context = retrieved_contexts(closing_memos, 4) if N_CLOSING > N_RAG else contexts["BM25 top 4"][:N_CLOSING]
-scored = {"base": dialect.closing_em(model, tokenizer, closing_memos),
-          "base + BM25 top 4": dialect.closing_em(model, tokenizer, closing_memos, rag_context),
-          "long run": dialect.closing_em(long_model, tokenizer, closing_memos)}
-closing = {name: em for name, (em, _) in scored.items()}
-picks = {name: chosen for name, (_, chosen) in scored.items()}
 truth = [closing_line(m) for m in closing_memos]
-fig, ax = plt.subplots(figsize=(7, 3))
-ax.barh(list(closing)[::-1], list(closing.values())[::-1], color="tab:green")
+cell_of = {phrase: cell for cell, phrase in CLOSING.items()}  # each phrase stands for one (type, priority) pair
+
+
+def cell_of_memo(memo):
+    return tuple(part.strip() for part in memo.split("\n", 1)[0].split("::")[1:3])
+
+
+# The metadata filter: one BM25 index per (type, priority) cell of the pool.
+cells = {cell: [c for c in pool if cell_of_memo(c.text) == cell] for cell in CLOSING}
+cell_retrievers = {cell: BM25Retriever(chunks) for cell, chunks in cells.items()}
+filtered_context, filtered_top = [], []
+for memo in closing_memos:
+    r = cell_retrievers[cell_of_memo(memo)]
+    ids = r.search(["\n".join(memo.split("\n")[:2])], 4)[0][0]
+    filtered_context.append("\n\n".join(r.chunks[j].text for j in ids[::-1]) + "\n\n")
+    filtered_top.append(split_closing(r.chunks[ids[0]].text)[1])
+bm25_top = [split_closing(pool[row[0]].text)[1]
+            for row in retriever.search(["\n".join(m.split("\n")[:2]) for m in closing_memos], 1)[0]]
+glossary_context = [rule.strip() + "\n\n"] * len(closing_memos)
+heads = dialect.split_memos(closing_memos)[0]
+picks = {"copy the top BM25 memo's line": bm25_top, "copy the top same-header memo's": filtered_top}
+for name, m, ctx in [("base", model, None), ("base + BM25 top 4", model, rag_context),
+                     ("base + same-header top 4", model, filtered_context),
+                     ("base + glossary rule", model, glossary_context), ("long run", long_model, None)]:
+    both = dialect.closing_picks(m, tokenizer, heads, ctx)  # one pass, both scoring rules
+    picks[name], picks[f"{name}, per token"] = both["sum"], both["per token"]
+closing = {name: exact_match(chosen, truth) for name, chosen in picks.items()}
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.barh(list(closing)[::-1], list(closing.values())[::-1],
+        color=["tab:grey" if n.startswith("copy") else "tab:green" for n in closing][::-1])
 ax.axvline(1 / 12, color="grey", ls=":", label="chance (1/12)")
-ax.set(xlim=(0, 1), xlabel=f"closing-line exact match ({N_CLOSING} test memos)", title="closing the memo")
+ax.set(xlim=(0, 1), xlabel=f"closing-line exact match ({N_CLOSING} test memos)",
+       title="closing the memo (grey: no model, copied from a retrieved memo)")
 ax.legend()
 plt.tight_layout()
 plt.show()
-for name, value in closing.items():
-    print(f"{name:>28}: {value:.2f}")
-# Which half of the rule does each model get right? Each phrase stands for one (type, priority) pair.
-cell_of = {phrase: cell for cell, phrase in CLOSING.items()}
-print("\nshare of picked phrases that belong to the memo's type (chance 25%) and to its priority (chance 33%):")
+print("closing-line EM, and the share of picked phrases that belong to the memo's type (chance 25%) and to its "
+      "priority (chance 33%):")
 for name, chosen in picks.items():
     pairs = [(cell_of[p], cell_of[t]) for p, t in zip(chosen, truth, strict=True)]
-    print(f"{name:>28}: type {np.mean([p[0] == t[0] for p, t in pairs]):4.0%}, "
+    print(f"{name:>36}: EM {closing[name]:.2f}, type {np.mean([p[0] == t[0] for p, t in pairs]):4.0%}, "
           f"priority {np.mean([p[1] == t[1] for p, t in pairs]):4.0%}")
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
-rag_closing = closing["base + BM25 top 4"]
+rag_closing, copy_top = closing["base + BM25 top 4"], closing["copy the top BM25 memo's line"]
+share = {name: (np.mean([cell_of[p][0] == cell_of[t][0] for p, t in zip(chosen, truth, strict=True)]),
+                np.mean([cell_of[p][1] == cell_of[t][1] for p, t in zip(chosen, truth, strict=True)]))
+         for name, chosen in picks.items()}  # (type right, priority right)
+best_of = {name: max(closing[name], closing[f"{name}, per token"])  # each method under its better scoring rule
+           for name in ("base", "base + BM25 top 4", "base + same-header top 4", "base + glossary rule", "long run")}
 claim(model, closing["long run"] > max(closing["base"], rag_closing),
       f"the fine-tuned model's closing-line exact match ({closing['long run']:.2f}) exceeds the base model's "
       f"({closing['base']:.2f}) and the RAG-context's ({rag_closing:.2f})")
+claim(model, best_of["long run"] <= copy_top + 0.05,
+      f"the long run ({best_of['long run']:.2f}) does no better than copying the top BM25 memo's closing line with no "
+      f"model at all ({copy_top:.2f}; a gap within 0.05, 5 memos of 100)")
+claim(model, best_of["base + same-header top 4"] >= best_of["long run"] + 0.05,
+      f"a search filtered by the header's type and priority, read by the base model "
+      f"({best_of['base + same-header top 4']:.2f}), beats the long run ({best_of['long run']:.2f})")
+claim(model, share["long run"][0] >= 0.9 and share["long run"][1] <= 0.6,
+      f"the long run has learned the type half of the rule (type right {share['long run'][0]:.0%}) and not the "
+      f"priority half (priority right {share['long run'][1]:.0%})")
+claim(model, closing["base + glossary rule"] <= closing["base"] + 0.05,
+      f"the glossary's rule table in the context does not teach the base model the rule "
+      f"({closing['base + glossary rule']:.2f} vs {closing['base']:.2f} without it)")
 
 # %% [markdown]
-# Pasted memos help the base model only a little: it copies phrases it sees in the context, but nothing tells it
-# which one, and the most similar memo closes the same way only about a third of the time (section 3). The long run
-# has learned half of the rule. The two halves are not equally easy: the memo's type also shows in its body lines (a
-# review request always has a `qrask` line, a blocker a `blokt pndq` line), a few lines above the closing line,
-# while the priority is only in the header, more than a hundred tokens back. Its recorded curve (section 6) had
-# flattened long before the end: more of the same training would not have taught the priority soon, and it was
-# already destroying World A.
+# What each method learns of the type × priority rule, from the shares printed above:
+# - **the base model** knows neither half: its picks are near chance on both (25% and 33%).
+# - **pasted memos** (BM25 top 4) help it a little, by copying: a phrase in the context becomes likely, but
+#   nothing tells the model which one, and the most similar memo shares the test memo's closing line for fewer than
+#   half of the memos (section 3). **Copying that memo's line outright**, with no model, does as well as anything
+#   trained here.
+# - **the metadata filter** is the strongest context: four memos of the same type and priority all end with the
+#   right phrase, and the base model, scored per token, picks it for about half the memos. A search index that can
+#   filter on the header turns the rule into a lookup (copying from a same-header memo is exact, by construction).
+# - **the glossary's rule table** in the context does nothing for this model: a 4.5M-parameter model cannot read
+#   a table and apply it; a large instruction-tuned model might.
+# - **the long run** has learned the type half of the rule (it always picks a phrase of the memo's type) and not
+#   the priority half. The two halves are not equally easy: the type also shows in the body lines (a review request
+#   always has a `qrask` line, a blocker a `blokt pndq` line), a few lines above the closing line, while the
+#   priority is only in the header, more than a hundred tokens back. Its validation curve (section 6) peaked and
+#   fell while World A was being destroyed: more of the same training would not have taught the priority.
+# - **per-token scores** matter when phrases differ in length: a sum favours the two-word priority-3 phrases, and
+#   dividing by the length changes the picks, most for the base model reading same-header memos.
 #
 # ## 8. Results
 #
@@ -414,6 +474,8 @@ claim(model, closing["long run"] > max(closing["base"], rag_closing),
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 results = pd.DataFrame([
+    {"method": "copy the top BM25 memo's closing line", "dialect ppl": np.nan, "World A ppl": np.nan,
+     "World A RC EM": np.nan, "closing EM": copy_top, "training": "-"},
     {"method": "base", "dialect ppl": base_scores["dialect_ppl"], "World A ppl": base_scores["world_a_ppl"],
      "World A RC EM": base_scores["rc_em"], "closing EM": closing["base"], "training": "-"},
     {"method": f"RAG-style: {best_rag[1]} ({N_RAG} memos)", "dialect ppl": best_rag[0], "World A ppl": np.nan,
@@ -442,6 +504,12 @@ save_results("03_dialect_finetuning", {
     "base_world_a_ppl": base_scores["world_a_ppl"], "lora_world_a_ppl": lora_scores["world_a_ppl"],
     "full_world_a_ppl": full_scores["world_a_ppl"], "full_rc_em": full_scores["rc_em"],
     "closing_em_base": closing["base"], "closing_em_rag": rag_closing, "closing_em_finetuned": closing["long run"],
+    "closing_em_copy_top": copy_top, "closing_em_same_header_context": closing["base + same-header top 4"],
+    "closing_em_same_header_context_best": best_of["base + same-header top 4"],
+    "closing_em_glossary": closing["base + glossary rule"],
+    "closing_em_finetuned_per_token": closing["long run, per token"],
+    "closing_type_share_finetuned": share["long run"][0], "closing_priority_share_finetuned": share["long run"][1],
+    "long_run_selected_step": record.get("selected_step", 0),
 }, model)
 
 # %% [markdown]
@@ -458,18 +526,23 @@ save_results("03_dialect_finetuning", {
 # - how the data is packed decides what can be learned: blocks shorter than a memo never show a header and its
 #   closing line together;
 # - on the closing-line task, fine-tuning beats the base model and the retrieved context, and the errors say why:
-#   the fine-tuned model always picks a phrase of the right type (a pattern a few lines away), but has not learned the
+#   the fine-tuned model picks a phrase of the right type (a pattern a few lines away), but has not learned the
 #   priority (a hundred tokens back, in the header); similar memos in the context help the base model a little, by
-#   copying.
+#   copying;
+# - no model here beats the baselines without a model: copying the top retrieved memo's closing line does better,
+#   and a search filtered by the header's type and priority makes the rule a lookup (every memo of a cell closes the
+#   same way, so copying is exact by construction). When a rule lives in metadata, a filter beats both training and
+#   context; the base model does not even copy reliably from four same-header memos, nor use the glossary's table.
 #
 # **What this does not show:** the course model is tiny, and small models are poor in-context learners. A 7B model
 # given four similar memos would pick up much more of the dialect from them than ours does, so the gap between
 # context and training would narrow (the lesson's point, that context supplies examples while training changes what
 # the model predicts everywhere, would not). The dialect is synthetic, with crisp rules; real internal jargon is
 # messier. We did not try the usual cures for forgetting (mixing general text into the training data, or a lower
-# learning rate for longer), nor putting the glossary itself in the context (a rule written in words, which a large
-# instruction-tuned model might apply and ours cannot). Perplexity with context was measured on the memo's own
-# tokens, with at most 512 tokens in all.
+# learning rate for longer). The glossary in the context is a table a large instruction-tuned model might apply;
+# ours cannot, which says little about such a model. The long run's checkpoint was chosen on 100 validation memos
+# every 250 steps: one run, one seed. Perplexity with context was measured on the memo's own tokens, with at most
+# 512 tokens in all.
 #
 # **Next:** the lab [`labs/03_dialect_finetuning.ipynb`](../labs/03_dialect_finetuning.ipynb) (perplexity over a
 # span, packing, a retrieved context, choosing a run from the sweep), then lesson

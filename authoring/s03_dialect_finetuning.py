@@ -4,10 +4,11 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ftrag-course/fine-tune-or-rag/blob/v0.1.0/solutions/03_dialect_finetuning.ipynb)
 #
-# Four exercises on the measurements of lesson 03. Fill in each blank (a function body that raises
-# `NotImplementedError`), run the cell, then run the check below it.
+# Five exercises on the measurements of lesson 03; the last two are decisions you make from numbers you measure.
+# Fill in each blank (a function body that raises `NotImplementedError`, or a value left as `...`), run the cell,
+# then run the check below it.
 #
-# **Time:** about 40 minutes.
+# **Time:** about 19 minutes.
 # **Prerequisites:** lesson [03 · A company dialect](../notebooks/03_dialect_finetuning.ipynb).
 
 # %% colab-install
@@ -151,7 +152,81 @@ for rise in (0.01, 0.05, 0.25):
           f"World A {pick['world_a_ppl']:.2f}")
 
 # %% [markdown]
-# Which run would you ship for a company that also needs the model's general reading? The numbers above are the
-# argument: the tighter the World A budget, the lower the learning rate it allows, and the less dialect is learned
-# in the same steps. On this small model the winner under a tight budget is full fine-tuning at a low learning rate,
-# not a low LoRA rank: compare the sweep's rows at equal World A perplexity, not at equal learning rate.
+# **Reflect:** which run would you ship for a company that also needs the model's general reading, and under which
+# budget? Does a low LoRA rank protect World A better than a low learning rate does? Compare the sweep's rows at
+# equal World A perplexity, not at equal learning rate, and say what the numbers above support.
+#
+# ## Exercise 5: which half of the header does a retrieved context need? (an experiment)
+#
+# Lesson 03 found that four memos of the same type **and** priority in the context teach the base model the
+# closing line far better than the most similar memos. Which half of that filter does the work? A memo's header
+# reads `ID :: TYPE :: PRIORITY :: week :: department`. Write `header_fields(memo)` (`{"type": ..., "priority":
+# ...}`) and `filtered_context(pool, memo, keep, k)`: lesson 03's context (BM25 on the memo's first two lines, the
+# `k` best, most similar last, each followed by a blank line) built only from the pool memos whose header agrees
+# with the memo's on every field in `keep` (a tuple: `()`, `("type",)`, `("priority",)` or both).
+
+
+# %%
+from ftrag.retrieval import BM25Retriever, Chunk
+
+measured: dict = {}  # the experiment below fills it: {keep: closing-line EM}
+
+
+def header_fields(memo: str) -> dict[str, str]:
+    """The type and the priority in a memo's header line."""
+    ### BEGIN SOLUTION
+    parts = [p.strip() for p in memo.split("\n", 1)[0].split("::")]
+    return {"type": parts[1], "priority": parts[2]}
+    ### END SOLUTION
+
+
+def filtered_context(pool: list[str], memo: str, keep: tuple[str, ...], k: int) -> str:
+    """The k most similar pool memos among those that share the memo's header fields in keep, most similar last."""
+    ### BEGIN SOLUTION
+    want = header_fields(memo)
+    kept = [m for m in pool if all(header_fields(m)[f] == want[f] for f in keep)]
+    retriever = BM25Retriever([Chunk(f"m{i}", f"m{i}", "", "memo", m, 0, 1) for i, m in enumerate(kept)])
+    ids, _ = retriever.search(["\n".join(memo.split("\n")[:2])], k)
+    return "\n\n".join(kept[int(i)] for i in ids[0][::-1]) + "\n\n"
+    ### END SOLUTION
+
+
+# %%
+from ftrag.check.l03 import check_filtered_context, check_header_fields
+
+check_header_fields(header_fields)
+check_filtered_context(filtered_context, [c.text for c in pool])
+
+# %% [markdown]
+# The experiment: the base model picks the closing line of 40 test memos (lesson 03's task, scored per token) with
+# four memos in front, filtered on nothing, on the type, on the priority, or on both. Write down what you expect
+# before you run it (about 10 s per setting).
+
+# %%
+from ftrag.lm import exact_match
+from ftrag.tasks import dialect
+
+test_memos = read_examples("dialect", "test.txt")[:40]
+heads, closings = dialect.split_memos(test_memos)
+pool_texts = [c.text for c in pool]
+for keep in ((), ("type",), ("priority",), ("type", "priority")):
+    contexts = [filtered_context(pool_texts, memo, keep, 4) for memo in test_memos]
+    picks = dialect.closing_picks(model, tokenizer, heads, contexts)["per token"]
+    measured[keep] = exact_match(picks, closings)
+    print(f"filter on {' and '.join(keep) or 'nothing':>17}: closing-line EM {measured[keep]:.2f}")
+
+# %% [markdown]
+# Which field, filtered on alone, helps more? Set `field` to `"type"` or `"priority"` from your numbers.
+
+# %%
+field = "type" if measured[("type",)] >= measured[("priority",)] else "priority"  # SOLUTION
+
+# %%
+from ftrag.check.l03 import check_field_choice
+
+check_field_choice(field, measured)
+
+# %% [markdown]
+# **Reflect:** why might one field help more than the other, given where the type and the priority show in a memo
+# (lesson 03, section 7)? The both-fields filter makes the right phrase the only one in the context: why does the
+# model still miss some? What would you filter on in your own documents, and how would you find out?

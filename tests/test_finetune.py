@@ -262,7 +262,7 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
 
     from ftrag.files import read_examples
     from ftrag.lm import continuation_nll
-    from ftrag.tasks.dialect import closing_choices, split_memos
+    from ftrag.tasks.dialect import closing_choices, closing_nll, closing_picks, split_memos
     from ftrag.world.memos import CLOSING
 
     heads, _ = split_memos(read_examples("dialect", "test.txt")[:4])
@@ -280,6 +280,11 @@ def test_closing_choices_cache_matches_scoring_whole_rows(tokenizer):
         nll = continuation_nll(model, rows, [len(r) - len(e) for r, e in zip(rows, endings, strict=True)], 0, 12)
         expected.append(phrases[int(torch.tensor(nll).argmin())])
     assert closing_choices(model, tokenizer, heads, contexts) == expected
+    # Per token: the same NLLs divided by each ending's length, so a short phrase no longer wins by being short.
+    nll_rows = closing_nll(model, tokenizer, heads, contexts)[1]
+    per_token = [phrases[min(range(12), key=lambda j, r=r: r[j] / len(endings[j]))] for r in nll_rows]
+    assert closing_choices(model, tokenizer, heads, contexts, per_token=True) == per_token
+    assert closing_picks(model, tokenizer, heads, contexts) == {"sum": expected, "per token": per_token}
 
 
 def test_command_flags_come_from_a_dataclass(capsys):

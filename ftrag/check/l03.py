@@ -7,6 +7,7 @@ import random
 from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
 from ftrag.files import read_examples
 from ftrag.lm import context_perplexity, load_model
+from ftrag.retrieval import BM25Retriever, Chunk
 from ftrag.train import lm_examples
 
 
@@ -96,3 +97,48 @@ def check_choose_run(choose_run) -> None:
                      hint="allowed: world_a_ppl <= base world_a_ppl * (1 + max_rise), base row excluded; "
                           "then the lowest dialect_ppl; None when nothing is allowed")
     passed("choose_run picks the most dialect for the World A perplexity you allow")
+
+
+def _fields(memo: str) -> dict[str, str]:
+    parts = [p.strip() for p in memo.split("\n", 1)[0].split("::")]
+    return {"type": parts[1], "priority": parts[2]}
+
+
+def _filtered_context(pool: list[str], memo: str, keep: tuple[str, ...], k: int) -> str:
+    want = _fields(memo)
+    kept = [m for m in pool if all(_fields(m)[f] == want[f] for f in keep)]
+    retriever = BM25Retriever([Chunk(f"m{i}", f"m{i}", "", "memo", m, 0, 1) for i, m in enumerate(kept)])
+    ids, _ = retriever.search(["\n".join(memo.split("\n")[:2])], k)
+    return "\n\n".join(kept[int(i)] for i in ids[0][::-1]) + "\n\n"
+
+
+def check_header_fields(header_fields) -> None:
+    """Exercise 5: the type and priority of a memo, read from its header."""
+    for memo in read_examples("dialect", "test.txt")[:6]:
+        got = call_solution(header_fields, memo, name="header_fields")
+        expect_equal(got, _fields(memo), f"header_fields of the memo starting {memo.split(chr(10))[0]!r}",
+                     hint="split the first line on '::' and strip the spaces; the type is the 2nd field, the "
+                          "priority the 3rd")
+    passed("header_fields reads the type and the priority")
+
+
+def check_filtered_context(filtered_context, pool: list[str]) -> None:
+    """Exercise 5: a retrieved context restricted to pool memos that share the chosen header fields."""
+    for memo in read_examples("dialect", "test.txt")[:3]:
+        for keep in ((), ("type",), ("priority",), ("type", "priority")):
+            got = call_solution(filtered_context, pool, memo, keep, 2, name="filtered_context")
+            expect_equal(got, _filtered_context(pool, memo, keep, 2), f"the context of a test memo, keep={keep}",
+                         hint="keep the pool memos whose header_fields agree with the memo's on every field in "
+                              "keep, then build lesson 03's context from them (BM25 on the first two lines, k "
+                              "best, most similar last, each followed by a blank line)")
+    passed("the filtered context keeps only memos that share the chosen header fields")
+
+
+def check_field_choice(field: str, measured: dict) -> None:
+    """Exercise 5, the decision: the header field whose filter alone helps more, from the learner's numbers."""
+    expect(bool(measured), "`measured` is empty: run the experiment cell above first")
+    expect(field in ("type", "priority"), f"field should be 'type' or 'priority', got {field!r}")
+    other = "priority" if field == "type" else "type"
+    expect(measured[(field,)] >= measured[(other,)], f"filtering on {field} alone measured "
+           f"{measured[(field,)]:.2f}, on {other} alone {measured[(other,)]:.2f}: let the numbers decide")
+    passed(f"the {field} filter alone helps more here")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from ftrag.check import call_solution, expect, expect_close, expect_equal, fail, passed
 from ftrag.files import read_jsonl
 from ftrag.lm import exact_match, format_prompt, generate, load_model
 from ftrag.retrieval import BM25Retriever, chunk_documents, emphasize_names
-from ftrag.retrieval.rag import build_prompt, mrr_at_k, recall_at_k
+from ftrag.retrieval.rag import answer_with_passages, build_prompt, mrr_at_k, recall_at_k, retrieve_passages
 
 _RANKINGS = [["a", "b", "c"], ["c", "a", "b"], ["x", "y", "z"], ["b", "a"], ["d", "e", "f", "a"]]
 _GOLD = ["a", "a", "b", "a", "a"]
@@ -121,8 +123,6 @@ class _FixedRetriever:
         self.chunks, self.rankings = chunks, rankings
 
     def search(self, queries, k):
-        import numpy as np
-
         ids = np.array([self.rankings[q][:k] for q in queries])
         return ids, np.zeros(ids.shape, dtype=np.float32)
 
@@ -171,8 +171,6 @@ def check_best_setting(best_setting: dict, measured: dict) -> None:
 
 def check_em_with_k(em_with_k) -> None:
     """Exercise 6: end-to-end exact match when the reader gets the top k passages."""
-    from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
-
     model, tok = load_model("course-lm", device="cpu")
     bm25 = BM25Retriever(chunk_documents(read_jsonl("knowledge", "docs.jsonl")))
     rows = [q for q in read_jsonl("knowledge", "hard_qa.jsonl") if q["kind"] == "described"][::20]

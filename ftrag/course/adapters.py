@@ -119,10 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     best: dict = {"key": None, "step": None, "weights": None}
     if args.eval_every and args.task == "dialect":
         valid = read_examples("dialect", "valid.txt")[:100]
+        seen: list[float] = []
 
-        def eval_fn() -> float:
+        def eval_fn() -> float:  # early stopping on the validation memos: a tie keeps the earlier, shorter run
             em, _ = closing_em(model, tokenizer, valid)
-            print(f"validation closing-line EM {em:.3f}", flush=True)
+            step = len(seen) and min(len(seen) * args.eval_every, args.steps)
+            seen.append(em)
+            print(f"step {step}: validation closing-line EM {em:.3f}", flush=True)
+            if step and (best["key"] is None or (em,) > best["key"]):
+                best.update(key=(em,), step=step, weights={
+                    n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
             return em
     elif args.eval_every:
         if args.task != "json":
@@ -132,13 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     result = train(model, examples, config, pad_id=tokenizer.pad_token_id, eval_fn=eval_fn,
                    eval_every=args.eval_every)
     print(result.summary(), flush=True)
-    if best["weights"] is not None:  # json with --eval-every: the selected checkpoint is the one scored and saved
+    if best["weights"] is not None:  # with --eval-every: the selected checkpoint is the one scored and saved
         params = dict(model.named_parameters())
         with torch.no_grad():
             for name, value in best["weights"].items():
                 params[name].copy_(value)
-        print(f"selected on validation: step {best['step']} of {args.steps} (object EM {best['key'][0]:.3f}, "
-              f"field EM {best['key'][1]:.3f})", flush=True)
+        shown = (f"closing-line EM {best['key'][0]:.3f}" if args.task == "dialect" else
+                 f"object EM {best['key'][0]:.3f}, field EM {best['key'][1]:.3f}")
+        print(f"selected on validation: step {best['step']} of {args.steps} ({shown})", flush=True)
     scores = None
     if args.eval:
         model.eval()
@@ -158,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                   "tokens": result.tokens, "first_loss": round(result.losses[0], 4),
                   "last_loss": round(result.final_loss, 4),
                   "threads": torch.get_num_threads(), "scores": scores, "eval_rows": args.eval,
-                  **({"valid_closing_em": result.evals} if args.eval_every and args.task == "dialect" else {}),
+                  **({"valid_closing_em": result.evals, "valid_rows": len(valid), "selected_step": best["step"]}
+                     if args.eval_every and args.task == "dialect" else {}),
                   **({"valid_rows": len(valid), "selected_step": best["step"], "valid_curve": curve} if curve
                      else {})}
         (Path(args.out) / "training.json").write_text(json.dumps(record, indent=1) + "\n")

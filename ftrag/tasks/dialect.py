@@ -32,16 +32,15 @@ def split_memos(memos: Sequence[str]) -> tuple[list[str], list[str]]:
     return heads, closings
 
 
-def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None) -> list[str]:
-    """For each memo head, the closing phrase (of the dialect's twelve) the model finds most likely next.
+def closing_nll(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None
+                ) -> tuple[list[str], list[list[float]], list[int]]:
+    """The dialect's twelve closing phrases, the NLL (nats) of each after each memo head, and each phrase's length.
 
-    Each phrase is scored by the summed log-probability of its tokens and the end-of-text after it, given
+    Each phrase is scored by the summed negative log-probability of its tokens and the end-of-text after it, given
     ``context + head`` (the oldest context tokens are dropped to fit the model's window). Greedy generation
     would not do: after a body line the model may as well write another one (a memo has 2-7), so "the next line"
     need not be the closing line even for a model that knows the rule.
     """
-
-
     if isinstance(heads, str) or not heads:
         raise ValueError("heads must be a non-empty list of memo heads (split_memos gives them)")
     if contexts is not None and len(contexts) != len(heads):
@@ -52,7 +51,7 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     endings = [tokenizer(p, add_special_tokens=False)["input_ids"] + eos for p in phrases]
     width = max(len(e) for e in endings)
-    chosen = []
+    rows = []
     for i, head in enumerate(heads):
         body = tokenizer(head, add_special_tokens=False)["input_ids"]
         ctx = (tokenizer(contexts[i], add_special_tokens=False, verbose=False)["input_ids"]
@@ -62,17 +61,34 @@ def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[s
         ctx = ctx[max(0, len(ctx) - room):] if room > 0 else []
         prefix = bos + ctx + body
         # The memo is read once; its key/value cache is then shared by the twelve candidate endings.
-        nll = continuation_nll(model, [prefix + e for e in endings], [len(prefix)] * len(endings),
-                               pad_id_of(tokenizer), batch_size=len(endings), shared_prefix=True)
-        chosen.append(phrases[min(range(len(phrases)), key=nll.__getitem__)])
-    return chosen
+        rows.append(continuation_nll(model, [prefix + e for e in endings], [len(prefix)] * len(endings),
+                                     pad_id_of(tokenizer), batch_size=len(endings), shared_prefix=True))
+    return phrases, rows, [len(e) for e in endings]
 
 
-def closing_em(model, tokenizer, memos: Sequence[str],
-               contexts: Sequence[str] | None = None) -> tuple[float, list[str]]:
-    """Exact match of the closing phrase a model picks for each of ``memos`` (and the phrases it picked)."""
+def closing_choices(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None, *,
+                    per_token: bool = False) -> list[str]:
+    """For each memo head, the closing phrase (of the dialect's twelve) the model finds most likely next: by summed
+    log-probability (:func:`closing_nll`), or with ``per_token`` by its mean per token (a sum favours short phrases:
+    each priority-3 phrase is two words)."""
+    return closing_picks(model, tokenizer, heads, contexts)["per token" if per_token else "sum"]
+
+
+def closing_picks(model, tokenizer, heads: Sequence[str], contexts: Sequence[str] | None = None
+                  ) -> dict[str, list[str]]:
+    """The phrases picked by both scoring rules from one pass: ``{"sum": [...], "per token": [...]}``."""
+    phrases, rows, lengths = closing_nll(model, tokenizer, heads, contexts)
+    best = {"sum": lambda nll: nll, "per token": lambda nll: [v / n for v, n in zip(nll, lengths, strict=True)]}
+    return {name: [phrases[min(range(len(phrases)), key=score(nll).__getitem__)] for nll in rows]
+            for name, score in best.items()}
+
+
+def closing_em(model, tokenizer, memos: Sequence[str], contexts: Sequence[str] | None = None, *,
+               per_token: bool = False) -> tuple[float, list[str]]:
+    """Exact match of the closing phrase a model picks for each of ``memos`` (and the phrases it picked);
+    ``per_token``: see :func:`closing_choices`."""
     heads, closings = split_memos(memos)
-    chosen = closing_choices(model, tokenizer, heads, contexts)
+    chosen = closing_choices(model, tokenizer, heads, contexts, per_token=per_token)
     return exact_match(chosen, closings), chosen
 
 
