@@ -77,6 +77,14 @@ def _rounded(scores: dict) -> dict:
             for k, v in scores.items()}
 
 
+def _keep_if_best(best: dict, key: tuple, step: int, model) -> None:
+    """Early stopping: keep the trained weights of an evaluation (not step 0) that beats every earlier one in
+    ``best`` (a tie keeps the earlier, shorter run)."""
+    if step and (best["key"] is None or key > best["key"]):
+        best.update(key=key, step=step, weights={
+            n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+
+
 def _json_validation(model, tokenizer, valid: list[dict], args, curve: list[dict], best: dict) -> Callable:
     """``eval_fn`` for the JSON task: score the validation notices, append them to ``curve``, and keep the trained
     weights of the best evaluation so far in ``best`` (early stopping: object EM, then field EM; a tie keeps the
@@ -87,10 +95,7 @@ def _json_validation(model, tokenizer, valid: list[dict], args, curve: list[dict
         curve.append({"step": len(curve) and min(len(curve) * args.eval_every, args.steps), **_rounded(scores)})
         print(f"step {curve[-1]['step']}: validation field EM {scores['field_em']:.3f}, "
               f"object EM {scores['object_em']:.3f}, date {scores['per_field']['date']:.3f}", flush=True)
-        key = (scores["object_em"], scores["field_em"])
-        if curve[-1]["step"] and (best["key"] is None or key > best["key"]):
-            best.update(key=key, step=curve[-1]["step"], weights={
-                n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        _keep_if_best(best, (scores["object_em"], scores["field_em"]), curve[-1]["step"], model)
         return scores["field_em"]
     return eval_fn
 
@@ -126,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             step = len(seen) and min(len(seen) * args.eval_every, args.steps)
             seen.append(em)
             print(f"step {step}: validation closing-line EM {em:.3f}", flush=True)
-            if step and (best["key"] is None or (em,) > best["key"]):
-                best.update(key=(em,), step=step, weights={
-                    n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+            _keep_if_best(best, (em,), step, model)
             return em
     elif args.eval_every:
         if args.task != "json":

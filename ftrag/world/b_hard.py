@@ -25,6 +25,8 @@ import random
 import re
 from typing import Protocol
 
+from ftrag.world.b_templates import fill
+
 
 class Doc(Protocol):
     """What this module reads of a ``ftrag.world.world_b.Doc`` (world_b imports this module, not the reverse)."""
@@ -64,20 +66,13 @@ BRIDGE = {("incident", "responder"): "the responder to {s}", ("project", "owner"
 GENERIC_WORDS = {"Incident", "Team", "Policy", "Project", "INC", "the"}
 
 
-def _fill(template: str, subject: str, value: str = "", unit: str = "") -> str:
-    article = "an" if value[:1] in "AEIOU" else "a"
-    text = template.format(s=subject, v=value, av=f"{article} {value}", unit=unit)
-    return text[0].upper() + text[1:]
-
-
 def _describe(doc: Doc, relations: tuple[str, ...]) -> str:
     """``doc`` named by some of its facts: the noun, its participles and prepositions, then its relative clauses."""
     values = {rel.name: value for rel, value in doc.facts}
     parts: dict[str, list[str]] = {"pre": [], "rel": []}
     for r in relations:
         form, clause = DESCRIBE[doc.type][r]
-        article = "an" if values[r][:1] in "AEIOU" else "a"
-        parts[form].append(clause.format(v=values[r], av=f"{article} {values[r]}", unit=doc.unit))
+        parts[form].append(fill(clause, "", values[r], doc.unit, capitalise=False))
     rel = parts["rel"][:1] + [c.split(" ", 1)[1] if c.split(" ", 1)[0] == parts["rel"][0].split(" ", 1)[0] else c
                               for c in parts["rel"][1:]]  # "that disrupted X and lasted 7 hours"
     return " ".join([NOUN[doc.type], *filter(None, (", ".join(parts["pre"]), " and ".join(rel)))])
@@ -139,7 +134,7 @@ def hard_questions(docs: list[Doc], choices: dict[str, list[int]], seed: int) ->
                 "fact_id": fact_id, "kind": kind, "answer_type": rel.answer_type, **extra}
 
     def lexical(doc: Doc, i: int, subject: str) -> str:
-        return _fill(doc.facts[i][0].variants[choices[doc.doc_id][i]][1], subject, unit=doc.unit)
+        return fill(doc.facts[i][0].variants[choices[doc.doc_id][i]][1], subject, unit=doc.unit)
 
     for doc in docs:
         for i in rng.sample(range(len(doc.facts)), len(doc.facts)):  # a fact whose siblings identify the doc

@@ -20,6 +20,13 @@ class Relation:
     paraphrased: tuple[str, ...]  # questions that share no content word with the document
 
 
+def fill(template: str, subject: str, value: str = "", unit: str = "", *, capitalise: bool = True) -> str:
+    """``template`` with its ``{s}``, ``{v}``, ``{av}`` and ``{unit}`` filled in, its first letter capitalised."""
+    article = "an" if value[:1] in "AEIOU" else "a"
+    text = template.format(s=subject, v=value, av=f"{article} {value}", unit=unit)
+    return text[0].upper() + text[1:] if capitalise else text
+
+
 def _rel(name: str, answer_type: str, variants: list[tuple[str, str]], paraphrased: list[str]) -> Relation:
     return Relation(name, answer_type, tuple(variants), tuple(paraphrased))
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ftrag.world.b_hard import hard_questions
 from ftrag.world.b_names import invented_words
-from ftrag.world.b_templates import LEMMAS, RELATIONS, STOPWORDS, Relation
+from ftrag.world.b_templates import LEMMAS, RELATIONS, STOPWORDS, Relation, fill
 
 SEED = 2024
 COMPANY = "Quorvenex"
@@ -160,9 +160,7 @@ def build_world(seed: int = SEED) -> World:
 
 
 def _fill(template: str, doc: Doc, value: str = "") -> str:
-    article = "an" if value[:1] in "AEIOU" else "a"
-    text = template.format(s=doc.subject, v=value, av=f"{article} {value}", unit=doc.unit)
-    return text[0].upper() + text[1:]
+    return fill(template, doc.subject, value, doc.unit)
 
 
 def render(doc: Doc, choice: list[int], order: list[int]) -> str:
