@@ -56,36 +56,38 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from ftrag import seed_everything
+from ftrag import seed_everything, stats
 from ftrag.claims import claim, is_course_model
-from ftrag.files import read_jsonl
 from ftrag.lm import answer_questions, format_prompt, load_model, world_a_scores
 from ftrag.paths import repo_root
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, DenseRetriever, chunk_documents, load_embedder
 from ftrag.retrieval.rag import answer_with_passages, build_prompt, context_length, retrieve_passages
-from ftrag.tasks import injection
+from ftrag.tasks import fact_change, injection
 from ftrag.tasks.multiple_choice import mc_accuracy, option_log_likelihoods, options_for
 from ftrag.train import count_parameters
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
 facts = injection.fact_set(seed=SEED)
-facts_rows = read_jsonl("knowledge", "facts.jsonl")
-n_facts = sum(f["doc_id"] in set(facts.doc_ids) for f in facts_rows)
-print(f"fact set: {len(facts.train_docs)} + {len(facts.eval_docs)} documents ({n_facts} facts); "
-      f"{len(facts.train_qa)} train-half questions, {len(facts.eval_qa)} evaluation questions "
-      f"({sum(r['kind'] == 'lexical' for r in facts.eval_qa)} lexical, "
-      f"{sum(r['kind'] == 'paraphrased' for r in facts.eval_qa)} paraphrased)")
+facts_rows = injection.trained_facts(facts)  # the facts of every trained document: multiple choice's options
+n_facts = len(facts_rows)
+print(f"fact set: {len(facts.train_docs)} + {len(facts.eval_docs)} documents, and {len(facts.valid_docs)} validation "
+      f"documents ({n_facts} facts); {len(facts.train_qa)} train-half questions, {len(facts.eval_qa)} evaluation "
+      f"questions ({sum(r['kind'] == 'lexical' for r in facts.eval_qa)} lexical, "
+      f"{sum(r['kind'] == 'paraphrased' for r in facts.eval_qa)} paraphrased), {len(facts.valid_qa)} validation "
+      "questions")
 
 # %% [markdown]
 # ## 1. The fact set
 #
-# 60 World B documents, drawn with the seed, split in two halves of 30. **Every arm that trains sees all 60
-# documents.** Only the *train half's* questions may ever be trained on; the *evaluation half's* questions are the
-# ones every arm is asked. One evaluation document, its first three renderings (rendering 1 is the document itself;
-# 2 to 10 say the same facts in other words and orders), and its questions, lexical (the document's words) and
-# paraphrased (other words):
+# 60 World B documents, drawn with the seed, split in two halves of 30, and 10 more drawn from the other documents
+# as a **validation set**. **Every arm that trains sees all 70 documents.** Only the *train half's* questions may
+# ever be trained on; the *evaluation half's* questions are the ones every arm is asked; the *validation*
+# documents' questions choose each run's learning rate and the step to keep (section 4), so no choice is made on
+# the questions that score it. One evaluation document, its first three renderings (rendering 1 is the document
+# itself; 2 to 10 say the same facts in other words and orders), and its questions, lexical (the document's words)
+# and paraphrased (other words):
 
 # %%
 doc = facts.eval_docs[0]
@@ -103,6 +105,10 @@ for row in [r for r in facts.eval_qa if r["doc_id"] == doc["doc_id"]][:4]:
 # log-probability the model gives them after the same prompt, and the model "knows" the fact when the true one
 # scores highest. Chance is 0.25. It needs no generation and no exact wording, so it sees knowledge that exact
 # match misses; Ovadia et al. scored fine-tuning against RAG this way.
+#
+# The three other values come from **facts the arms trained on** (same type). Drawn from all of World B, the true
+# answer would be the only option a fine-tuned model had ever read, and multiple choice would partly measure
+# familiarity with a string, not knowledge of the fact. The untrained model on the same options is the control.
 
 # %%
 row = facts.eval_qa[0]
@@ -113,19 +119,22 @@ for option, score in sorted(zip(options, scores, strict=True), key=lambda x: -x[
     print(f"  {score:8.2f}  {option}")
 
 # %% [markdown]
-# The closed-book baseline: the course model on the evaluation questions, with nothing but the question.
+# The closed-book baseline: the course model on the evaluation questions, with nothing but the question. Its
+# multiple-choice accuracy is the control every fine-tuned arm is compared with: it has read none of the options.
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 live = {"closed-book": injection.closed_book_scores(model, tokenizer, facts.eval_qa, facts_rows)}
 shown = ["em_lexical", "em_paraphrased", "em", "mc"]
-pd.DataFrame(live).T[shown].round(3)
+pd.DataFrame(live).T[shown].astype(float).round(3)
 
 # %% [markdown]
 # ## 3. RAG: lesson 04's best pipeline
 #
 # BM25 over all 164 World B documents, the top document in the prompt (lesson 04 measured that this reader reads
-# one good passage best). Multiple choice can use the passage too.
+# one good passage best). Multiple choice can use the passage too. Each rate gets a **95% interval**: the
+# percentile bootstrap over the 266 questions (`ftrag.stats`), how far the rate could move with another draw of
+# questions like these.
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
@@ -146,30 +155,42 @@ prompt_tokens = {
 print(f"BM25 put the gold document first for {hit:.3f} of the questions")
 print(f"{len(facts.eval_qa)} questions retrieved and answered in {rag_seconds:.1f} s "
       f"({1000 * rag_seconds / len(facts.eval_qa):.0f} ms per question)")
-pd.DataFrame(live).T[shown].round(3)
+print("RAG exact match and its 95% interval:", stats.shown(stats.interval(rag_scores["hits"])))
+pd.DataFrame(live).T[shown].astype(float).round(3)
 
 # %% [markdown]
 # Retrieval finds the right document for almost every question, and the reader copies the answer out of it: the
 # facts were never in the weights, and did not need to be.
 #
-# ## 4. Fine-tuning the facts in: the arms that take minutes
+# ## 4. Fine-tuning the facts in, tuned as a practitioner would
 #
-# Each fine-tuning arm starts from the course model and trains on the **same token budget** (300 steps of 8 packed
-# blocks of 256 tokens, 614k tokens, about 3.5 minutes on one core), so an arm with less text sees it more often:
+# Each fact arm starts from the course model and trains on the **same token budget**: up to 300 steps of 8 packed
+# blocks of 256 tokens (614k tokens, about 3.5 minutes on one core), so an arm with less text sees it more often.
+# A quarter of every arm's blocks **replay World A's training text**, the standard guard against forgetting: the
+# model keeps reading what it was built on while it learns the facts.
 #
-# - **documents, LoRA / full**: the 60 documents (continued pretraining, Ovadia et al.'s "unsupervised
+# - **documents, LoRA / full**: the 70 documents (continued pretraining, Ovadia et al.'s "unsupervised
 #   fine-tuning"). Does reading facts store them?
 # - **10 paraphrases, full**: 10 renderings of each document. Does diversity alone make them stateable?
-# - **mixed, k = 1, 2, 5, 10**: k renderings of each document **plus the train half's question/answer pairs**
-#   (Allen-Zhu & Li's mixed training: the QA pairs show how facts are asked for; the evaluation half's are never
-#   shown).
-# - **memorised questions**: the evaluation half's lexical questions with their answers. What do question strings
-#   teach?
-# - **RAFT reader**: train-half questions with their document among look-alike distractors, sometimes without it.
-#   Reading, not knowing (section 8).
+# - **mixed, k = 1, 5, 10** (and k = 10 with LoRA, and without replay): k renderings of each document **plus the
+#   train half's question/answer pairs** (Allen-Zhu & Li's mixed training: the QA pairs show how facts are asked
+#   for; the evaluation half's are never shown).
 #
-# Training nine arms takes about 45 minutes on one core, too long for a notebook, so one documented command trained
-# them and wrote one row per arm to a committed file; the next section trains the smallest arm live and checks it
+# Three arms have **budgets of their own** (they train on question/answer pairs, not on the 614k-token budget):
+#
+# - **question wordings**: what practitioners actually try, several questions per fact with their answers. Every
+#   wording World B's templates have for the evaluated facts (3 to 5 per fact) *except the two that are asked*.
+# - **memorised questions**: the evaluation half's lexical questions themselves (section 5).
+# - **RAFT reader**, and its **control** with the gold passage only: train-half questions read from passages
+#   (section 8). Reading, not knowing.
+#
+# **How each run was tuned.** The learning rate of full fine-tuning was chosen from 3e-4, 1e-3 and 3e-3, and LoRA's
+# from 3e-3 and 1e-2, on the strongest arm (mixed, k = 10), by exact match on the 96 validation questions (multiple
+# choice breaks ties). Every other arm trains at its method's chosen rate. Every run is scored on the validation
+# questions every 50 steps and **keeps its best step** (early stopping). The evaluation questions chose nothing.
+#
+# Training fourteen runs and the grid takes over an hour on one core, too long for a notebook, so one documented
+# command trained them and wrote one row per arm to a committed file; section 5 trains one arm live and checks it
 # against its row. The command, its budget and its seed are in the file:
 
 # %%
@@ -178,54 +199,121 @@ rows = sweep["rows"]
 print("command:", sweep["command"], "| threads:", sweep["threads"])
 print("budget:", json.dumps(sweep["budget"]))
 assert sweep["fact_set"]["eval_docs"] == [d["doc_id"] for d in facts.eval_docs], "the sweep used another fact set"
-columns = ["em_lexical", "em_paraphrased", "mc", "em_train_half", "rag_em", "world_a_ppl", "rc_em", "train_seconds"]
-arms = pd.DataFrame({name: rows[name] for name in ["closed-book", *injection.ARMS]}).T
-arms[columns].astype(float).round(3)
+assert sweep["fact_set"]["valid_docs"] == [d["doc_id"] for d in facts.valid_docs], "the sweep validated elsewhere"
+grid = pd.DataFrame([{"method": method, "learning rate": run["lr"], "best step": run["selected_step"],
+                      "validation EM": run["validation"][0], "validation MC": run["validation"][1],
+                      "chosen": run["lr"] == rows[f"learning-rate grid, {method}"]["selected_lr"]}
+                     for method in ("full", "lora") for run in rows[f"learning-rate grid, {method}"]["runs"]])
+grid
+
+# %% [markdown]
+# The validation curves of the grid: exact match on the validation questions against the step, one line per
+# learning rate. The dot marks the step each run kept.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+for ax, method in zip(axes, ("full", "lora"), strict=True):
+    for run in rows[f"learning-rate grid, {method}"]["runs"]:
+        steps_, em_ = [c["step"] for c in run["curve"]], [c["scores"][0] for c in run["curve"]]
+        line, = ax.plot(steps_, em_, "o-", ms=3, label=f"lr {run['lr']:g}")
+        ax.plot([run["selected_step"]], [em_[steps_.index(run["selected_step"])]], "o", ms=9, c=line.get_color())
+    ax.set(title=f"mixed, k = 10, {method}", xlabel="step", ylim=(0, None))
+    ax.legend(fontsize=8)
+axes[0].set_ylabel("validation exact match")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Every arm, scored on the evaluation half. `lr` and `kept step` are what validation chose; `budget` says whether
+# the arm shared the 614k-token budget.
+
+# %%
+columns = ["budget", "lr", "selected_step", "em_lexical", "em_paraphrased", "em", "mc", "em_train_half", "rag_em",
+           "world_a_ppl", "rc_em", "train_seconds"]
+arm_names = list(injection.ARMS)
+arms = pd.DataFrame({name: rows[name] for name in ["closed-book", *arm_names]}).T.reindex(columns=columns)
+arms.loc["closed-book", ["budget", "lr", "selected_step"]] = "-"
+arms = arms.rename(columns={"selected_step": "kept step"})
+floats = [c for c in arms.columns if c not in ("budget", "lr", "kept step")]
+arms[floats] = arms[floats].astype(float).round(3)
+arms
 
 # %% [markdown]
 # Read the table by column:
 # - **Continued pretraining on the documents** leaves exact match near zero: the facts went in (multiple choice
-#   rises above chance), but the model cannot *state* them when asked. This is Ovadia et al.'s finding, and
-#   Allen-Zhu & Li's: knowledge read once, in one form, is stored but not extractable.
+#   rises above the untrained model's), but the model cannot *state* them when asked. This is Ovadia et al.'s
+#   finding, and Allen-Zhu & Li's: knowledge read once, in one form, is stored but not extractable.
 # - **Paraphrases plus question/answer pairs** make the evaluation half's facts stateable, though those questions
 #   were never trained: the model learned *how facts are asked for* from the train half and applied it.
 #   `em_train_half` (the trained questions) shows what memorising alone reaches.
-# - `rag_em` is each fine-tuned model used as the reader of RAG: fine-tuning on facts can cost reading ability.
+# - `rag_em` is each fine-tuned model used as the reader of RAG, and `rc_em` its reading of World A's passages:
+#   replay is what keeps these up (compare `mixed, k=10` with `mixed, k=10, no replay`).
 #
-# First the headline comparison, with the RAG number measured live above:
+# First the headline comparison: RAG, measured live above, against the **best fine-tuned arm** (highest exact
+# match among the arms that teach facts, memorised questions aside), with the interval of the difference from a
+# paired bootstrap (both scored on the same 266 questions):
 
 # %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
+fact_arms = [n for n in arm_names if injection.ARMS[n]["data"] in ("texts", "wordings")]
+best_ft = max(fact_arms, key=lambda n: rows[n]["em"])
+gap = stats.paired_difference(rag_scores["hits"], rows[best_ft]["em_hits"])
+print(f"best fine-tuned arm: {best_ft}, exact match {stats.shown(stats.interval(rows[best_ft]['em_hits']))}")
+print(f"RAG minus {best_ft}: {stats.shown(gap)}")
 docs_ft_em = max(rows["documents, LoRA"]["em"], rows["documents, full"]["em"])
 claim(model, rag_scores["em"] >= docs_ft_em + 0.40,
       f"RAG exact match {rag_scores['em']:.3f} >= fine-tuning on the raw documents ({docs_ft_em:.3f}) + 0.40")
+claim(model, gap[1] >= 0.10, f"RAG beats the best tuned fine-tuning arm by {gap[0]:.3f}, and the 95% interval of "
+      f"the gap [{gap[1]:.3f}, {gap[2]:.3f}] lies above 0.10")
 
 # %% [markdown]
 # **Accuracy against the number of paraphrases.** The curve comes from the *mixed* design (renderings plus the
 # train half's QA pairs): with plain continued pretraining, exact match stays near zero at every k (the
 # `10 paraphrases, full` row), so there would be no curve to draw. Multiple choice and exact match are both shown,
-# with RAG and closed-book as horizontal lines.
+# each with its interval over questions, with RAG and the untrained model as horizontal lines.
 
 # %%
 ks = list(injection.PARAPHRASE_KS)
-curve = pd.DataFrame({k: rows[f"mixed, k={k}"] for k in ks}).T[["em", "mc"]].astype(float)
+curve = pd.DataFrame({k: {m: stats.interval(rows[f"mixed, k={k}"][f"{m}_hits"]) for m in ("em", "mc")} for k in ks}).T
 fig, ax = plt.subplots(figsize=(7, 3.8))
-ax.plot(ks, curve["mc"], "o-", c="tab:blue", label="fine-tuned: multiple choice")
-ax.plot(ks, curve["em"], "s-", c="tab:green", label="fine-tuned: exact match")
+for metric, colour, label in (("mc", "tab:blue", "multiple choice"), ("em", "tab:green", "exact match")):
+    rate = [curve.loc[k, metric][0] for k in ks]
+    err = np.array([[r - curve.loc[k, metric][1], curve.loc[k, metric][2] - r] for k, r in zip(ks, rate,
+                                                                                               strict=True)]).T
+    ax.errorbar(ks, rate, yerr=err, fmt="o-", c=colour, capsize=3, label=f"fine-tuned: {label}")
 ax.axhline(rag_scores["em"], c="tab:red", ls="--", label="RAG: exact match")
 ax.axhline(rag_scores["mc"], c="tab:red", ls=":", label="RAG: multiple choice")
-ax.axhline(live["closed-book"]["mc"], c="gray", ls=":", label="closed-book: multiple choice")
-ax.axhline(live["closed-book"]["em"], c="gray", ls="--", label="closed-book: exact match")
+ax.axhline(live["closed-book"]["mc"], c="gray", ls=":", label="untrained: multiple choice")
+ax.axhline(live["closed-book"]["em"], c="gray", ls="--", label="untrained: exact match")
 ax.set(xscale="log", xticks=ks, xticklabels=ks, ylim=(0, 1.02), xlabel="renderings per document (k)",
        ylabel="accuracy on the evaluation half", title="mixed training: documents x k + train-half QA pairs")
 ax.legend(fontsize=7, loc="center right")
 plt.tight_layout()
 plt.show()
-gain_mc, gain_em = curve.loc[10, "mc"] - curve.loc[1, "mc"], curve.loc[10, "em"] - curve.loc[1, "em"]
-claim(model, gain_mc >= 0.10, f"k = 10 beats k = 1 by {gain_mc:.3f} in multiple-choice accuracy (>= 0.10; "
-      f"exact match: +{gain_em:.3f})")
+gain_mc = stats.paired_difference(rows["mixed, k=10"]["mc_hits"], rows["mixed, k=1"]["mc_hits"])
+gain_em = stats.paired_difference(rows["mixed, k=10"]["em_hits"], rows["mixed, k=1"]["em_hits"])
+print(f"k = 10 minus k = 1: multiple choice {stats.shown(gain_mc)}, exact match {stats.shown(gain_em)}")
+claim(model, gain_mc[1] > 0 and gain_em[1] > 0, "more renderings per document help: k = 10 beats k = 1 in both "
+      "multiple choice and exact match, both intervals above zero")
 
 # %% [markdown]
-# ## 5. Memorising question strings (trained live)
+# **How much of this is the training seed?** The interval above covers another draw of questions, not another
+# training run. The sweep trained the strongest arm with two more seeds (same fact set, same learning rate; the
+# seed sets the data order and the replay sample):
+
+# %%
+seed_rows = {0: rows["mixed, k=10"], **{s: rows[f"mixed, k=10, seed {s}"] for s in (1, 2)}}
+seeds = pd.DataFrame({f"seed {s}": {"kept step": r["selected_step"], "EM": r["em"], "MC": r["mc"],
+                                    "EM with RAG": r["rag_em"], "World A ppl": r["world_a_ppl"]}
+                      for s, r in seed_rows.items()}).T
+seed_spread = seeds["EM"].max() - seeds["EM"].min()
+em_interval = stats.interval(rows["mixed, k=10"]["em_hits"])
+print(f"exact match over 3 training seeds: {seeds['EM'].min():.3f} to {seeds['EM'].max():.3f} (spread "
+      f"{seed_spread:.3f}); the interval over questions of seed 0 is {em_interval[2] - em_interval[1]:.3f} wide")
+seeds.round(3)
+
+# %% [markdown]
+# ## 5. Memorising question strings (trained live), and several wordings per fact
 #
 # A tempting shortcut: fine-tune on the very questions users will ask. The smallest arm of the sweep does exactly
 # that, with the evaluation half's *lexical* questions and their answers (loss on the answer only), and it trains
@@ -262,18 +350,32 @@ claim(model, mem["em_lexical"] >= 0.80 and mem["em_paraphrased"] <= mem["em_lexi
 # multiple choice shows some of the association did form (`mc_paraphrased` in the recorded row). Real users do not
 # ask in the words of your training set.
 #
-# ## 6. A fact changes
+# What practitioners do instead is write **several questions per fact**. The `question wordings` arm trained on
+# every other wording of the evaluated facts (never the two that are asked), and is asked the evaluation
+# questions, *all* of them unseen wordings now:
+
+# %%
+wordings = pd.DataFrame({name: {"EM lexical": rows[name]["em_lexical"], "EM paraphrased": rows[name]["em_paraphrased"],
+                                "EM": stats.shown(stats.interval(rows[name]["em_hits"])), "MC": rows[name]["mc"],
+                                "trained on": what}
+                         for name, what in (("memorised questions", "the evaluated lexical questions"),
+                                            ("question wordings", "3-5 other wordings per fact"),
+                                            ("mixed, k=10", "10 renderings + train-half QA pairs"))}).T
+wordings
+
+# %% [markdown]
+# ## 6. Facts change
 #
-# The list price of one product in the evaluation half doubles. With RAG, the knowledge base changes: replace the
-# document and rebuild the index (BM25 over 164 documents: milliseconds). With fine-tuning, the model has to be
-# trained on the new version: here the memorised model of section 5 (which states the old price when asked in its
-# trained words) trains on the new document's ten renderings, the continued-pretraining way.
+# **One fact, live.** The list price of one product in the evaluation half doubles. With RAG, the knowledge base
+# changes: replace the document and rebuild the index (BM25 over 164 documents: milliseconds). With fine-tuning, the
+# model has to be trained on the new version: here the memorised model of section 5 (which states the old price
+# when asked in its trained words) trains on the new document's ten renderings, the continued-pretraining way.
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-target = injection.change_target(facts)
+target = fact_change.change_target(facts)
 questions = [r["question"] for r in target["questions"]]
-new_doc = injection.changed_document(target["doc"], target["old"], target["new"])
+new_doc = fact_change.changed_document(target["doc"], target["old"], target["new"])
 print(f"{target['doc']['title']}: {target['old']} -> {target['new']}\n  new version: {new_doc['text']}")
 
 start = time.perf_counter()
@@ -282,7 +384,7 @@ bm25_after = BM25Retriever(chunk_documents(docs_after))
 reindex_seconds = time.perf_counter() - start
 rag_after = answer_with_passages(model, tokenizer, questions, retrieve_passages(bm25_after, questions, 1))
 ft_before = answer_questions(memorised, tokenizer, questions, max_new_tokens=12)
-update = injection.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
+update = fact_change.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
 change = pd.DataFrame({
     "question": questions,
     "RAG, after replacing the document": rag_after,
@@ -295,57 +397,96 @@ print(f"RAG: index rebuilt in {1000 * reindex_seconds:.0f} ms | fine-tuning: {up
 change.round(3)
 
 # %% [markdown]
-# Read the rows. RAG answers the new price to both wordings the moment the document is replaced. The fine-tuned
-# model needed training to change its answer; ten steps on the new version moved it (the log-probability now
-# favours the new price by a wide margin, so the old value does not come out), but watch what the reworded question
-# gets: the update reached the trained wording cleanly and the other one only partly. Every retraining also needs
-# the checks of a training run (did anything else move?), which indexing a document does not.
+# RAG answers the new price to both wordings the moment the document is replaced. The fine-tuned model needed
+# training to change its answer, and the update reached the trained wording more cleanly than the other one.
 #
-# The sweep did the same for the strongest fine-tuned arm (mixed training, k = 10): after its 300 steps it trained
-# on the changed document for the same few steps.
+# **Twenty facts.** One fact is an anecdote. Twenty facts of the evaluation half change at once (one per document:
+# a team's size, a product's price, an incident's date...; each new value is a value of the same kind from a
+# document no arm trained on). RAG replaces the twenty documents, live; the sweep trained its strongest arm
+# (mixed, k = 10) on the ten renderings of all twenty changed documents, 5 steps per fact with the arm's replay.
+# Each of the 40 questions about them gets the **new** value, the **old** one, or something else:
 
 # %%
-recorded_update = rows["mixed, k=10"]["update"]
-pd.DataFrame({"question": recorded_update["questions"], "before": recorded_update["before"],
-              "after": recorded_update["after"],
-              "log p(new) - log p(old), after": recorded_update["preference_after"]}).set_index("question")
+# NBVAL_TOLERANCE 0.04: shares of 40 greedy answers may move by one answer on another CPU
+targets = fact_change.change_targets(facts, seed=SEED)
+rag_change = fact_change.rag_update(model, tokenizer, facts, targets)
+ft_change = rows["mixed, k=10"]["update"]
+n_asked = sum(len(t["questions"]) for t in targets)
+changes = pd.DataFrame({
+    "RAG, before": rag_change["before"], "RAG, after replacing 20 documents": rag_change["after"],
+    "fine-tuned (k = 10), before": ft_change["before"], "fine-tuned (k = 10), after training": ft_change["after"],
+}).T / n_asked
+print(f"{len(targets)} facts changed, {n_asked} questions; e.g. " +
+      "; ".join(f"{t['fact_id']}: {t['old']} -> {t['new']}" for t in targets[:3]))
+print(f"fine-tuning: {ft_change['steps']} steps, {ft_change['update_tokens']:,} tokens; exact match on the "
+      f"{len(facts.eval_qa) - n_asked} unchanged questions {ft_change['unchanged_em_before']:.3f} -> "
+      f"{ft_change['unchanged_em_after']:.3f}")
+changes.round(3)
+
+# %% [markdown]
+# TODO-NUM: twenty facts prose.
+
+# %%
+# NBVAL_TOLERANCE 0.04: shares of 40 greedy answers may move by one answer on another CPU
+rag_new = rag_change["after"]["new"] / n_asked
+ft_new, ft_old = ft_change["after"]["new"] / n_asked, ft_change["after"]["old"] / n_asked
+claim(model, rag_new - ft_new >= 0.2, f"after 20 facts change, RAG answers the new value to {rag_new:.3f} of the "
+      f"questions and the updated fine-tuned model to {ft_new:.3f} (the old value still comes out for {ft_old:.3f})")
 
 # %% [markdown]
 # ## 7. Fine-tuned and retrieving: both
 #
 # `rag_em` in the sweep's table is each fine-tuned model used as the RAG reader, with the same retrieved passage.
-# Knowing the facts does not make a better reader: training on short documents and closed-book answers costs some
-# of the reading skill that RAG relies on.
+# Does knowing the facts make a better reader, and does training on facts cost the reading that RAG relies on?
 
 # %%
+both_arms = ["closed-book", "mixed, k=10", "mixed, k=10, LoRA", "mixed, k=10, no replay", "memorised questions"]
 both = pd.DataFrame({
-    "closed-book EM": {name: rows[name]["em"] for name in ("closed-book", "mixed, k=10", "memorised questions")},
-    "with RAG's passage (EM)": {name: rows[name]["rag_em"] for name in ("closed-book", "mixed, k=10",
-                                                                       "memorised questions")},
+    "closed-book EM": {name: rows[name]["em"] for name in both_arms},
+    "with RAG's passage (EM)": {name: rows[name]["rag_em"] for name in both_arms},
+    "World A reading (EM)": {name: rows[name]["rc_em"] for name in both_arms},
 })
+both_gain = stats.paired_difference(rows["mixed, k=10"]["rag_hits"], rows["mixed, k=10"]["em_hits"])
+print(f"mixed, k = 10 with RAG's passage minus without: {stats.shown(both_gain)}")
 both.round(3)
 
 # %% [markdown]
-# ## 8. The reader: RAFT-style training and capacity
+# TODO-NUM: both prose.
 #
-# RAG delivers what its reader makes of the passages. Two questions: does a reader **trained to read among
+# ## 8. The reader: RAFT-style training, its control, and capacity
+#
+# RAG delivers what its reader makes of the passages. Three questions. Does a reader **trained to read among
 # distractors** (RAFT, Zhang et al., 2024: train-half questions with the gold document among look-alike documents,
-# and 5% of the time without it) read better? And does a **weaker reader** (a 1.1M-parameter model trained by the
-# course model's recipe on the same World A data, shipped as `course-lm-small`) read worse?
+# and 5% of the time without it) read better? Is that the distractors, or simply training on this kind of prompt?
+# The **control** answers it: the same questions, steps and learning rate, with the gold document alone. And does a
+# **weaker reader** read worse?
 #
 # Each reader gets the evaluation questions with the gold document alone, among 2 and among 4 look-alike documents
 # (BM25's next-best documents for the question), and with RAG's top document. The plain reader and the weak reader
-# run live; the RAFT reader is the sweep's.
+# run live; the RAFT reader and its control are the sweep's. **Every passage fits**: four look-alikes of about 100
+# tokens and the gold one overflow the 512-token context, so look-alikes are dropped (never the gold document) until
+# the prompt fits; the count of prompts that hold fewer than asked is printed.
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 plain = injection.reader_scores(model, tokenizer, facts, facts.eval_qa)
 small_model, small_tokenizer = load_model(WEAK_READER, device="cpu")
 weak = injection.reader_scores(small_model, small_tokenizer, facts, facts.eval_qa)
-raft = {k.removeprefix("reader_"): v for k, v in rows["RAFT reader"].items() if k.startswith("reader_")}
-readers = pd.DataFrame({"course model": plain, "course model, RAFT-trained": raft,
-                        f"weaker reader ({count_parameters(small_model)[1] / 1e6:.1f}M)": weak}).T
-readers.columns = ["gold alone", "gold + 2 distractors", "gold + 4 distractors", "RAG (top 1)"]
+recorded_reader = {name: {k.removeprefix("reader_"): v for k, v in rows[name].items() if k.startswith("reader_")}
+                   for name in ("RAFT reader", "RAFT control: gold only")}
+raft, control = recorded_reader["RAFT reader"], recorded_reader["RAFT control: gold only"]
+prompts_kinds = {"gold_0": "gold alone", "gold_2": "gold + 2 look-alikes", "gold_4": "gold + up to 4",
+                 "rag": "RAG (top 1)"}
+readers = pd.DataFrame({"course model": plain, "RAFT-trained": raft, "control: trained on gold alone": control,
+                        f"weaker reader ({count_parameters(small_model)[1] / 1e6:.1f}M)": weak}).T[list(prompts_kinds)]
+readers.columns = list(prompts_kinds.values())
+readers = readers.astype(float)
+fitted = injection.reading_passages(facts, facts.eval_qa, 4, tokenizer=tokenizer)
+kept = [build_prompt(tokenizer, r["question"], ps, max_tokens=context_length(model, tokenizer), reserve=12)[1]
+        for r, ps in zip(facts.eval_qa, fitted, strict=True)]
+assert kept == [len(ps) for ps in fitted], "a reading prompt dropped a passage: the gold one could be cut"
+print(f"prompts holding fewer look-alikes than asked: {plain['short_2']} of {len(facts.eval_qa)} with 2, "
+      f"{plain['short_4']} with 4; every prompt keeps all its passages, the gold document included")
 ax = readers.T.plot(kind="bar", rot=0, figsize=(8, 3.5), ylim=(0, 1.05), title="exact match by reader and prompt")
 ax.set_ylabel("exact match")
 plt.tight_layout()
@@ -355,45 +496,21 @@ readers.round(3)
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 if is_course_model(model):
-    assert all(abs(plain[k] - rows["plain reader"][k]) <= TOLERANCE for k in plain), \
+    assert all(abs(plain[k] - rows["plain reader"][k]) <= TOLERANCE for k in prompts_kinds), \
         "the live plain reader should agree with the sweep's"
-gains = {n: raft[f"gold_{n}"] - plain[f"gold_{n}"] for n in (2, 4)}
-claim(model, min(gains.values()) >= 0.05 and raft["gold_0"] >= plain["gold_0"],
-      f"the RAFT-style reader beats the plain reader by {gains[2]:.3f} / {gains[4]:.3f} with 2 / 4 distractors "
-      f"(>= 0.05) and is not worse with the gold passage alone ({raft['gold_0']:.3f} vs {plain['gold_0']:.3f})")
+raft_vs_plain = stats.paired_difference(raft["hits_gold_2"], plain["hits_gold_2"])
+raft_vs_control = {n: stats.paired_difference(raft[f"hits_gold_{n}"], control[f"hits_gold_{n}"]) for n in (2, 4)}
+print(f"gold + 2 look-alikes: RAFT minus the plain reader {stats.shown(raft_vs_plain)}")
+for n, diff in raft_vs_control.items():
+    print(f"gold + {'2' if n == 2 else 'up to 4'}: RAFT minus its gold-only control {stats.shown(diff)}")
+claim(model, raft_vs_plain[1] > 0, f"a reader trained on this kind of prompt reads look-alikes better than the plain "
+      f"reader: +{raft_vs_plain[0]:.3f} with 2 look-alikes, interval above zero")
 claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
       f"the weaker reader reads worse than the course model: RAG EM {weak['rag']:.3f} vs {plain['rag']:.3f}, "
       f"gold alone {weak['gold_0']:.3f} vs {plain['gold_0']:.3f}")
 
 # %% [markdown]
-# **Does every passage fit?** The course model reads at most 512 tokens, and a World B document takes about 85
-# (up to 124). `build_prompt` keeps passages in order while they fit and drops the rest, so a long set of
-# look-alikes can push the gold document out of the prompt. Count it:
-
-# %%
-limit = context_length(model, tokenizer)
-for n in (2, 4):
-    lists = injection.reading_passages(facts, facts.eval_qa, n)
-    kept = [build_prompt(tokenizer, r["question"], ps, max_tokens=limit, reserve=12)[1]
-            for r, ps in zip(facts.eval_qa, lists, strict=True)]
-    cut = sum(k < len(ps) for k, ps in zip(kept, lists, strict=True))
-    gold_cut = sum(by_id[r["doc_id"]] not in ps[:k] for r, ps, k in zip(facts.eval_qa, lists, kept, strict=True))
-    print(f"gold + {n} distractors: {cut} of {len(lists)} prompts do not fit all their passages in {limit} tokens; "
-          f"in {gold_cut} of them the gold document is cut")
-
-# %% [markdown]
-# With four look-alikes, some prompts lose the gold document: the "gold + 4 distractors" column counts those
-# questions as unanswerable for every reader (each reader gets the same prompts). The comparison between readers
-# stays fair, but that column is lower than reading alone would make it; a reader with a longer context, or
-# shorter look-alikes, would be needed to separate the two.
-#
-# RAFT training taught the reader to pick the passage that names the question's subject, and it taught it without
-# touching the facts of the evaluation half: its closed-book exact match stays at zero (the sweep's table), so every
-# point it gains here is reading. It was trained at a learning rate ten times lower than the fact arms' (see
-# `recipes` in the sweep file): a reader's skill is easy to overwrite, and at the fact arms' rate it read worse, not
-# better. Only 5% of its examples leave the gold document out, fewer than the paper's 20%: with a fifth of its
-# examples unanswerable from the passages, a reader this small learned to guess rather than read. The weaker reader
-# barely reads at all, with or without distractors: RAG assumes a reader and cannot supply one.
+# TODO-NUM: readers prose.
 #
 # ## 9. What each arm costs
 #
@@ -404,19 +521,24 @@ for n in (2, 4):
 # NBVAL_TOLERANCE 0.01: rates over 200-300 greedy answers may move by two answers on another CPU
 base_world_a = world_a_scores(model, tokenizer)
 forgetting = pd.DataFrame({name: {"World A ppl": rows[name]["world_a_ppl"], "World A RC EM": rows[name]["rc_em"]}
-                           for name in ["closed-book", *injection.ARMS]}).T
+                           for name in ["closed-book", *arm_names]}).T
 forgetting.loc["closed-book"] = [base_world_a["world_a_ppl"], base_world_a["rc_em"]]
-forgetting.index = ["base model", *injection.ARMS]
+forgetting.index = ["base model", *arm_names]
 lora_ppl, full_ppl = rows["documents, LoRA"]["world_a_ppl"], rows["documents, full"]["world_a_ppl"]
-claim(model, full_ppl > lora_ppl, f"full fine-tuning forgets more World A than LoRA on the same documents and "
-      f"budget (World A perplexity {full_ppl:.3f} vs {lora_ppl:.3f}; base {base_world_a['world_a_ppl']:.3f})")
+replay_ppl, no_replay_ppl = rows["mixed, k=10"]["world_a_ppl"], rows["mixed, k=10, no replay"]["world_a_ppl"]
+print(f"documents: LoRA {lora_ppl:.3f}, full {full_ppl:.3f}; mixed k = 10: with replay {replay_ppl:.3f}, without "
+      f"{no_replay_ppl:.3f}; base {base_world_a['world_a_ppl']:.3f}")
+claim(model, no_replay_ppl > replay_ppl, f"replaying World A text forgets less: World A perplexity {replay_ppl:.3f} "
+      f"with replay vs {no_replay_ppl:.3f} without, same arm and budget")
 forgetting.round(3)
 
 # %% [markdown]
-# **Adding one new fact.** With RAG: chunk the new document, add it to BM25 and to a dense index (embedding it
-# with all-MiniLM-L6-v2), measured here. With fine-tuning: the update of section 6 (one changed document, its ten
-# renderings, 10 steps), timed on this machine for the claim; the sweep's update of the k = 10 arm; and, for scale,
-# that arm's whole training divided by the facts it holds.
+# TODO-NUM: forgetting prose.
+#
+# **Adding a fact, in the same units.** With RAG: chunk the new document, add it to BM25 and to a dense index
+# (embedding it with all-MiniLM-L6-v2), timed here. With fine-tuning: the one-fact update of section 6, timed here
+# too; and the sweep's twenty-fact update of the k = 10 arm, per fact (timed on the machine of the sweep, one
+# thread). Both in seconds and in tokens processed.
 
 # %%
 embedder = load_embedder()
@@ -430,18 +552,15 @@ for copy in range(3):  # the fastest of three additions: a pause of the machine 
     add_times.append(time.perf_counter() - start)
 add_seconds = min(add_times)
 embed_tokens = len(embedder.tokenizer(new_doc["text"])["input_ids"])
-k10 = rows["mixed, k=10"]
 cost = pd.DataFrame({
-    "RAG: index one document": {"seconds": add_seconds, "tokens processed": embed_tokens},
-    "fine-tuning: the memorised model on one changed document (section 6)": {
+    "RAG: index one document (here)": {"seconds": add_seconds, "tokens processed": embed_tokens},
+    "fine-tuning: the memorised model, one changed document (section 6, here)": {
         "seconds": update["update_seconds"], "tokens processed": update["update_tokens"]},
-    "fine-tuning: the k = 10 arm on one changed document (the sweep)": {
-        "seconds": recorded_update["update_seconds"], "tokens processed": recorded_update["update_tokens"]},
-    "fine-tuning: the k = 10 arm, per fact": {"seconds": k10["train_seconds"] / n_facts,
-                                              "tokens processed": k10["tokens"] / n_facts},
+    "fine-tuning: the k = 10 arm, 20 changed documents, per fact (the sweep)": {
+        "seconds": ft_change["update_seconds"] / len(targets),
+        "tokens processed": ft_change["update_tokens"] / len(targets)},
 }).T
-# Both times are measured here, on this machine (section 6's update and this indexing), so their ratio does not
-# depend on how fast the machine is; the sweep's update time was measured on another machine.
+# Both live times are measured here, on this machine, so their ratio does not depend on how fast the machine is.
 ratio = update["update_seconds"] / add_seconds
 print(f"indexing one document took {1000 * add_seconds:.0f} ms; fine-tuning the memorised model on it took "
       f"{update['update_seconds']:.1f} s (section 6, on this machine)")
@@ -457,8 +576,10 @@ cost[["tokens processed"]].round(0)
 start = time.perf_counter()
 answer_questions(model, tokenizer, [r["question"] for r in facts.eval_qa], max_new_tokens=12)
 closed_seconds = time.perf_counter() - start
-print(f"per question: closed-book {1000 * closed_seconds / len(facts.eval_qa):.0f} ms, RAG "
-      f"{1000 * rag_seconds / len(facts.eval_qa):.0f} ms (retrieval and reading, batched)")
+per_query_ms = {"closed-book": 1000 * closed_seconds / len(facts.eval_qa),
+                "RAG": 1000 * rag_seconds / len(facts.eval_qa)}
+print(f"per question: closed-book {per_query_ms['closed-book']:.0f} ms, RAG {per_query_ms['RAG']:.0f} ms "
+      "(retrieval and reading, batched)")
 storage = pd.DataFrame({
     "prompt tokens per query": {"closed-book / fine-tuned": prompt_tokens["closed-book"],
                                 "RAG": prompt_tokens["RAG (BM25, top 1)"]},
@@ -471,7 +592,86 @@ display(storage.round(1))
 sizes.round(2)
 
 # %% [markdown]
-# ## 10. Results
+# ## 10. Two more options: the whole knowledge base in the context, and abstaining
+#
+# **Long context.** Why retrieve at all, when a model could read the whole knowledge base with every question?
+# Count it:
+
+# %%
+doc_tokens = [len(tokenizer(d["text"], add_special_tokens=False)["input_ids"]) for d in facts.docs]
+window = context_length(model, tokenizer)
+print(f"World B: {len(facts.docs)} documents, {sum(doc_tokens):,} tokens (the course tokenizer); the course model "
+      f"reads {window} tokens, so at most {window // max(doc_tokens)} to {window // min(doc_tokens)} documents fit "
+      f"with a question: {sum(doc_tokens) / window:.0f}x too many")
+
+# %% [markdown]
+# The course model cannot do it: the most it can read is the gold document and about four look-alikes, and
+# section 8 measured what that does to it (the "gold + up to 4" column). A long-context model changes the
+# arithmetic, not the question: the whole base then costs about 15,000 prompt tokens on every query (against about
+# 110 with one retrieved document, section 9), and readers are known to lose facts in the middle of long contexts
+# (Liu et al., 2024, "Lost in the middle"). **Not measured here**: a reader with a window of 16k tokens or more.
+#
+# **Abstaining.** A RAG system should say "I don't know" when its knowledge base holds nothing that answers, and
+# retrieval gives it a signal: the score of the best match. To measure it we need questions that cannot be
+# answered: the evaluation questions asked of an index **without the evaluation half's 30 documents**, next to the
+# same questions asked of the full index. The threshold is chosen on the validation questions the same way (their
+# documents removed, and not), to separate the two best; then it is applied to the evaluation questions.
+
+# %%
+def top_bm25_scores(docs: list[dict], rows: list[dict]) -> np.ndarray:
+    """The BM25 score of the best chunk for each question, over an index of ``docs``."""
+    _, scores = BM25Retriever(chunk_documents(docs)).search([r["question"] for r in rows], 1)
+    return np.asarray(scores)[:, 0]
+
+
+def without(removed: list[dict]) -> list[dict]:
+    return [d for d in facts.docs if d not in removed]
+
+
+valid_ok, valid_none = top_bm25_scores(facts.docs, facts.valid_qa), top_bm25_scores(without(facts.valid_docs),
+                                                                                    facts.valid_qa)
+candidates = np.unique(np.concatenate([valid_ok, valid_none]))
+balanced = [(np.mean(valid_ok >= t) + np.mean(valid_none < t)) / 2 for t in candidates]
+threshold = float(candidates[int(np.argmax(balanced))])
+eval_ok, eval_none = top_bm25_scores(facts.docs, facts.eval_qa), top_bm25_scores(without(facts.eval_docs),
+                                                                                 facts.eval_qa)
+abstain = {"answers when the document is there": float(np.mean(eval_ok >= threshold)),
+           "abstains when it is not": float(np.mean(eval_none < threshold))}
+print(f"threshold chosen on validation: BM25 score {threshold:.2f}")
+for what, share in abstain.items():
+    print(f"  {what}: {share:.3f} of the evaluation questions")
+fig, ax = plt.subplots(figsize=(7, 2.8))
+ax.hist([eval_ok, eval_none], bins=30, label=["document in the index", "document removed"], color=["tab:green",
+                                                                                                   "tab:gray"])
+ax.axvline(threshold, c="k", ls="--", label="threshold (from validation)")
+ax.set(xlabel="BM25 score of the best match", ylabel="questions", title="evaluation questions")
+ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Without a threshold, the reader answers whatever it is given: asked with the best of the wrong documents, it
+# still produces an answer, and every one of them is wrong.
+
+# %%
+# NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
+no_answer = injection.reading_em(model, tokenizer, facts.eval_qa,
+                                 retrieve_passages(BM25Retriever(chunk_documents(without(facts.eval_docs))),
+                                                   [r["question"] for r in facts.eval_qa], 1))
+answered = np.mean([len(a.strip()) > 0 for a in answer_with_passages(
+    model, tokenizer, [r["question"] for r in facts.eval_qa[:40]], retrieve_passages(
+        BM25Retriever(chunk_documents(without(facts.eval_docs))), [r["question"] for r in facts.eval_qa[:40]], 1))])
+print(f"documents removed: exact match {no_answer['em']:.3f}; an answer was given to {answered:.3f} of the first 40 "
+      "questions")
+claim(model, abstain["abstains when it is not"] >= 0.8 and abstain["answers when the document is there"] >= 0.8,
+      f"a BM25 score threshold chosen on validation abstains on {abstain['abstains when it is not']:.3f} of the "
+      f"unanswerable questions and answers {abstain['answers when the document is there']:.3f} of the answerable "
+      "ones (both >= 0.8)")
+
+# %% [markdown]
+# TODO-NUM: abstain prose.
+#
+# ## 11. Results
 #
 # One table: every arm, the same evaluation questions. Exact match and multiple choice are closed-book for the
 # fine-tuned arms and with the retrieved passage for RAG; "with RAG" is the arm's model reading RAG's passage.
@@ -481,36 +681,56 @@ table = pd.DataFrame({name: {
     "EM lexical": rows[name]["em_lexical"], "EM paraphrased": rows[name]["em_paraphrased"], "MC": rows[name]["mc"],
     "EM with RAG": rows[name]["rag_em"], "World A ppl": rows[name]["world_a_ppl"],
     "trainable": rows[name]["trainable"], "train s": rows[name]["train_seconds"],
-} for name in ["closed-book", *injection.ARMS]}).T
+} for name in ["closed-book", *arm_names]}).T
 table.loc["RAG (BM25, top 1)"] = [rag_scores["em_lexical"], rag_scores["em_paraphrased"], rag_scores["mc"],
                                   rag_scores["em"], base_world_a["world_a_ppl"], 0, 0]
-table.round(3)
+table.astype(float).round(3)
 
 # %% [markdown]
 # The headline numbers go to `results/05_finetune_or_rag.json`, next to those lessons 02 to 04 wrote; the decision
 # guide below is built from these files.
 
 # %%
+rag_interval = stats.interval(rag_scores["hits"])
 save_results("05_finetune_or_rag", {
     "closed_book_em": live["closed-book"]["em"], "closed_book_mc": live["closed-book"]["mc"],
-    "rag_em": rag_scores["em"], "rag_em_paraphrased": rag_scores["em_paraphrased"], "rag_mc": rag_scores["mc"],
+    "rag_em": rag_scores["em"], "rag_em_low": rag_interval[1], "rag_em_high": rag_interval[2],
+    "rag_em_paraphrased": rag_scores["em_paraphrased"], "rag_mc": rag_scores["mc"],
     "docs_lora_em": rows["documents, LoRA"]["em"], "docs_full_em": rows["documents, full"]["em"],
     "docs_full_mc": rows["documents, full"]["mc"],
-    "mixed_k1_mc": curve.loc[1, "mc"], "mixed_k10_mc": curve.loc[10, "mc"], "mixed_k1_em": curve.loc[1, "em"],
-    "mixed_k10_em": curve.loc[10, "em"], "mixed_k10_rag_em": rows["mixed, k=10"]["rag_em"],
+    "mixed_k1_mc": rows["mixed, k=1"]["mc"], "mixed_k10_mc": rows["mixed, k=10"]["mc"],
+    "mixed_k1_em": rows["mixed, k=1"]["em"], "mixed_k10_em": rows["mixed, k=10"]["em"],
+    "mixed_k10_em_gain_low": gain_em[1], "mixed_k10_mc_gain_low": gain_mc[1],
+    "mixed_k10_rag_em": rows["mixed, k=10"]["rag_em"], "mixed_k10_rag_gain_low": both_gain[1],
+    "mixed_k10_no_replay_rag_em": rows["mixed, k=10, no replay"]["rag_em"],
+    "mixed_k10_seed_spread": seed_spread,
+    "best_ft_em": rows[best_ft]["em"], "rag_minus_best_ft": gap[0], "rag_minus_best_ft_low": gap[1],
+    "rag_minus_best_ft_high": gap[2],
+    "wordings_em": rows["question wordings"]["em"], "wordings_em_paraphrased": rows["question wordings"]["em_paraphrased"],
     "memorised_em_trained_wording": mem["em_lexical"], "memorised_em_reworded": mem["em_paraphrased"],
     "plain_reader_gold_2": plain["gold_2"], "raft_reader_gold_2": raft["gold_2"],
     "plain_reader_gold_0": plain["gold_0"], "raft_reader_gold_0": raft["gold_0"],
-    "weak_reader_rag_em": weak["rag"], "course_reader_rag_em": plain["rag"],
+    "raft_control_gold_2": control["gold_2"], "raft_minus_control_gold_2": raft_vs_control[2][0],
+    "raft_minus_control_gold_2_low": raft_vs_control[2][1], "raft_minus_control_gold_2_high": raft_vs_control[2][2],
+    "raft_minus_plain_gold_2_low": raft_vs_plain[1],
+    "weak_reader_rag_em": weak["rag"], "weak_reader_rc_em": rows["weaker reader"]["rc_em"],
+    "course_reader_rag_em": plain["rag"],
     "docs_lora_world_a_ppl": lora_ppl, "docs_full_world_a_ppl": full_ppl,
+    "mixed_k10_world_a_ppl": replay_ppl, "mixed_k10_no_replay_world_a_ppl": no_replay_ppl,
     "base_world_a_ppl": base_world_a["world_a_ppl"],
-    "ft_update_fact_seconds": recorded_update["update_seconds"],
-    "ft_update_fact_tokens": recorded_update["update_tokens"], "rag_add_fact_tokens": embed_tokens,
+    "ft_update_fact_seconds": update["update_seconds"], "ft_update_fact_tokens": update["update_tokens"],
+    "ft_update_per_fact_tokens_20": ft_change["update_tokens"] / len(targets),
+    "changed_facts_rag_new": rag_new, "changed_facts_ft_new": ft_new, "changed_facts_ft_old": ft_old,
+    "rag_add_fact_tokens": embed_tokens, "rag_add_fact_seconds": add_seconds,
     "rag_prompt_tokens": prompt_tokens["RAG (BM25, top 1)"], "closed_book_prompt_tokens": prompt_tokens["closed-book"],
+    "rag_ms_per_query": per_query_ms["RAG"], "closed_book_ms_per_query": per_query_ms["closed-book"],
+    "world_b_tokens": sum(doc_tokens), "context_tokens": window,
+    "abstain_answerable_answered": abstain["answers when the document is there"],
+    "abstain_unanswerable_abstained": abstain["abstains when it is not"],
 }, model)
 
 # %% [markdown]
-# ## 11. The decision guide
+# ## 12. The decision guide
 #
 # Each row's evidence is read from the results files that lessons 02 to 05 wrote when they ran (`results/`), never
 # typed; the same table is [`docs/decision_guide.md`](../docs/decision_guide.md), written by

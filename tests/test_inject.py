@@ -10,9 +10,12 @@ from ftrag import decision
 from ftrag.course import guide
 from ftrag.paths import repo_root
 from ftrag.results import load_results, save_results
-from ftrag.tasks import injection
+from ftrag.tasks import fact_change, injection
+from ftrag.tasks.facts import MAX_PROMPT, fewer_than_asked, prompt_tokens
+from ftrag.world.world_b import occurrences
 
-METRICS = ("em", "mc", "em_lexical", "em_paraphrased", "mc_lexical", "mc_paraphrased", "em_train_half", "rag_em",
+METRICS = ("em", "mc", "em_hits", "mc_hits", "rag_hits",
+           "em_lexical", "em_paraphrased", "mc_lexical", "mc_paraphrased", "em_train_half", "rag_em",
            "world_a_ppl", "rc_em", "trainable", "train_seconds", "tokens", "saved_bytes")
 
 
@@ -34,14 +37,40 @@ def test_fact_set_halves_are_disjoint_and_seeded(facts):
     assert {r["doc_id"] for r in facts.eval_qa} == evaluation and {r["doc_id"] for r in facts.train_qa} == train
     assert {r["kind"] for r in facts.eval_qa} == {"lexical", "paraphrased"}
     assert injection.fact_set(seed=0).doc_ids == facts.doc_ids and injection.fact_set(seed=1).doc_ids != facts.doc_ids
+    valid = {d["doc_id"] for d in facts.valid_docs}
+    assert len(valid) == injection.N_VALID and not valid & (train | evaluation)  # selection never sees evaluation
+    assert {r["doc_id"] for r in facts.valid_qa} == valid
     with pytest.raises(ValueError, match="n_docs"):
         injection.fact_set(n_docs=10_000)
+    with pytest.raises(ValueError, match="n_valid"):
+        injection.fact_set(n_valid=500)
+
+
+def test_multiple_choice_options_are_trained_values(facts):
+    """Point 2 of the fairness issue: every option is a value some trained document states, so the true answer is
+    not the only familiar string."""
+    from ftrag.tasks.multiple_choice import options_for
+
+    trained = {f["value"] for f in injection.trained_facts(facts)}
+    assert all(set(options) <= trained for options in options_for(facts.eval_qa, injection.trained_facts(facts)))
+
+
+def test_question_wordings_never_hold_an_evaluated_question(facts):
+    rows = injection.question_wordings(facts.eval_docs)
+    asked = {r["question"] for r in facts.eval_qa}
+    assert rows and not asked & {r["question"] for r in rows}
+    by_fact = {}
+    for r in rows:
+        by_fact.setdefault(r["fact_id"], set()).add(r["question"])
+    assert {r["fact_id"] for r in facts.eval_qa} == set(by_fact) and min(map(len, by_fact.values())) >= 3
+    answers = {r["fact_id"]: r["answer"] for r in facts.eval_qa}
+    assert all(r["answer"] == answers[r["fact_id"]] for r in rows)
 
 
 def test_training_texts_hold_no_evaluation_question(facts):
     for k in (1, 10):
         plain, mixed = injection.injection_texts(facts, k), injection.injection_texts(facts, k, mixed=True)
-        assert len(plain) == k * injection.N_DOCS and mixed[:len(plain)] == plain
+        assert len(plain) == k * (injection.N_DOCS + injection.N_VALID) and mixed[:len(plain)] == plain
         assert len(mixed) == len(plain) + len(facts.train_qa)
         assert not {r["question"] for r in facts.eval_qa} & {t for text in mixed for t in text.split("\n")}
         assert not any(r["question"] in text for r in facts.eval_qa for text in mixed)
@@ -55,6 +84,10 @@ def test_packed_examples_fill_the_budget(facts, tokenizer):
     blocks = injection.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
     assert len(blocks) == 20 and all(len(b["input_ids"]) <= 64 for b in blocks)
     assert blocks == injection.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64)
+    mixed = injection.packed_examples(tokenizer, texts, steps=5, batch_size=4, block_size=64, replay=0.25)
+    assert len(mixed) == 20 and sum(b in injection.replay_blocks(tokenizer, 5, block_size=64) for b in mixed) == 5
+    with pytest.raises(ValueError, match="replay"):
+        injection.packed_examples(tokenizer, texts, replay=1.0)
 
 
 def test_answer_examples_learn_the_answer_only(tokenizer):
@@ -89,7 +122,7 @@ def test_raft_prompts_fit_the_context(facts, tokenizer):
         assert (by_id[row["doc_id"]] in p) == (by_id[row["doc_id"]] in q)  # trimming drops distractors only
 
 
-def test_reading_passages_put_the_gold_document_among_look_alikes(facts):
+def test_reading_passages_put_the_gold_document_among_look_alikes(facts, tokenizer):
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
     rows = facts.eval_qa[:30]
     for n in (0, 2, 4):
@@ -98,17 +131,37 @@ def test_reading_passages_put_the_gold_document_among_look_alikes(facts):
     positions = {p.index(by_id[r["doc_id"]]) for p, r in zip(injection.reading_passages(facts, rows, 2), rows,
                                                               strict=True)}
     assert positions == {0, 1, 2}
+    # point 4: fitted to the context, look-alikes go and the gold document stays, in every prompt
+    fitted = injection.reading_passages(facts, facts.eval_qa, 4, tokenizer=tokenizer)
+    assert all(by_id[r["doc_id"]] in p and prompt_tokens(tokenizer, r["question"], p) <= MAX_PROMPT
+               for p, r in zip(fitted, facts.eval_qa, strict=True))
+    assert 0 < fewer_than_asked(fitted, 4) < len(fitted) and fewer_than_asked(fitted, 0) == 0
 
 
 def test_a_changed_fact(facts):
-    target = injection.change_target(facts)
+    target = fact_change.change_target(facts)
     assert target["doc"] in facts.eval_docs and target["old"] in target["doc"]["text"] and target["questions"]
-    changed = injection.changed_document(target["doc"], target["old"], target["new"])
+    changed = fact_change.changed_document(target["doc"], target["old"], target["new"])
     assert target["new"] in changed["text"] and target["old"] not in changed["text"]
-    renderings = injection.changed_renderings(target["doc"], target["old"], target["new"], 10)
+    renderings = fact_change.changed_renderings(target["doc"], target["old"], target["new"], 10)
     assert all(target["new"] in t for t in renderings)
     with pytest.raises(ValueError, match="does not occur"):
-        injection.changed_document(target["doc"], "$0", "$1")
+        fact_change.changed_document(target["doc"], "$0", "$1")
+
+
+def test_twenty_changed_facts(facts):
+    targets = fact_change.change_targets(facts)
+    assert len(targets) == fact_change.N_CHANGED == len({t["doc"]["doc_id"] for t in targets})
+    for t in targets:
+        assert t["doc"] in facts.eval_docs and len(t["questions"]) == 2 and t["new"] != t["old"]
+        texts = fact_change.changed_renderings(t["doc"], t["old"], t["new"], 10)
+        assert all(occurrences(t["new"], x) == 1 and occurrences(t["old"], x) == 0 for x in texts)
+    answers = [t["new"] for t in targets for _ in t["questions"]]
+    assert fact_change.count_values(answers, targets) == {"new": 40, "old": 0, "other": 0}
+    answers[0], answers[1] = targets[0]["old"], "nothing"
+    assert fact_change.count_values(answers, targets) == {"new": 38, "old": 1, "other": 1}
+    with pytest.raises(ValueError, match="answers"):
+        fact_change.count_values(answers[:3], targets)
 
 
 def test_the_sweep_file_was_made_by_this_code():
@@ -121,6 +174,12 @@ def test_the_sweep_file_was_made_by_this_code():
     for name in ["closed-book", *injection.ARMS]:
         missing = [m for m in METRICS if m not in record["rows"][name]]
         assert not missing, f"{name} lacks {missing}: rerun the sweep"
+    assert record["budget"]["lr_grid"] == {m: list(v) for m, v in injection.LR_GRID.items()}
+    for method in ("full", "lora"):
+        grid = record["rows"][f"learning-rate grid, {method}"]
+        assert [run["lr"] for run in grid["runs"]] == list(injection.LR_GRID[method])
+        best = max(grid["runs"], key=lambda run: run["validation"])  # the selection used validation, nothing else
+        assert grid["selected_lr"] == best["lr"] == record["rows"][grid["arm"]]["lr"]
 
 
 def test_results_files_round_and_refuse_bad_values(tmp_path, monkeypatch):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 
+from ftrag import stats
 from ftrag.check import call_solution, expect, expect_close, expect_equal, passed
 from ftrag.files import read_jsonl
 from ftrag.lm import format_prompt, load_model
 from ftrag.tasks import injection
+from ftrag.tasks.facts import prompt_tokens
 from ftrag.tasks.multiple_choice import option_log_likelihoods, options_for
 
 
@@ -78,9 +80,10 @@ def check_mixed_texts(mixed_texts, passes) -> None:
         want = injection.injection_texts(facts, k, mixed=True)
         expect(isinstance(got, list), f"mixed_texts should return a list of strings, got {type(got).__name__}")
         expect_equal(len(got), len(want), f"the number of texts for k={k}",
-                     hint="k renderings of each of the 60 documents, then one text per train-half question")
+                     hint="k renderings of each of the 70 trained documents, then one text per train-half question")
         expect_equal(got, want, f"the texts for k={k}, in order",
-                     hint="train half's documents first, then the evaluation half's; QA pairs last (injection.qa_text)")
+                     hint="facts.trained_docs in their order (train half, evaluation half, validation documents); "
+                          "QA pairs last (injection.qa_text)")
     texts = injection.injection_texts(facts, 2, mixed=True)
     total = sum(len(tok(t)["input_ids"]) for t in texts)
     for budget in (10_000, 614_400):
@@ -105,3 +108,66 @@ def check_cost_per_fact(cost_per_fact) -> None:
             expect_close(got[key], value, f"{key} for a run of {train_s} s over {n} facts, indexing {index_s} s",
                          tol=1e-6, hint="ratio = fine-tuning seconds per fact / indexing seconds")
     passed("cost_per_fact divides the run's cost by its facts and compares it with indexing one document")
+
+
+def check_reading_curve(reading_curve) -> None:
+    """Experiment 5: exact match with the gold document among n look-alikes."""
+    model, tok = _course()
+    facts = injection.fact_set(seed=0)
+    rows = facts.eval_qa[::13][:20]
+    got = call_solution(reading_curve, model, tok, facts, rows, (0, 2), name="reading_curve")
+    expect(isinstance(got, dict) and set(got) == {0, 2}, f"reading_curve should return {{n: exact match}} for the "
+           f"n it is given, got {got!r:.80}")
+    for n in (0, 2):
+        lists = injection.reading_passages(facts, rows, n, tokenizer=tok)
+        expect(all(prompt_tokens(tok, r["question"], p) <= injection.MAX_PROMPT for r, p in zip(rows, lists,
+                                                                                                strict=True)),
+               "the reference prompts fit (a bug in the check, not in your code)")
+        want = injection.reading_em(model, tok, rows, lists)["em"]
+        expect_close(got[n], want, f"exact match with {n} look-alikes on 20 questions", tol=0.051,
+                     hint="injection.reading_passages(facts, rows, n, tokenizer=tokenizer) gives fitted prompts; "
+                          "score them with injection.reading_em(...)['em']")
+    passed("reading_curve agrees with the reference on 20 questions, with 0 and 2 look-alikes")
+
+
+def check_max_look_alikes(max_look_alikes, curve: dict) -> None:
+    """Experiment 5: the depth chosen from the learner's own curve."""
+    expect(isinstance(curve, dict) and 0 in curve and len(curve) >= 4,
+           "run your reading_curve on the 80 questions for n = 0 to 4 and keep the result as `curve`")
+    expect(all(0 <= v <= 1 for v in curve.values()), "every value of `curve` is an exact match rate, from 0 to 1")
+    want_depth = max(n for n in curve if curve[n] >= curve[0] - 0.10)
+    expect_equal(max_look_alikes, want_depth, "the most look-alikes that cost at most 0.10 exact match",
+                 hint="the largest n whose exact match is within 0.10 of the gold document alone (n = 0), read from "
+                      "your own curve")
+    passed(f"on your curve this reader takes up to {want_depth} look-alike(s) for at most 0.10 exact match")
+
+
+def check_paired_bootstrap(paired_bootstrap) -> None:
+    """Experiment 6: a paired bootstrap of a difference in rates."""
+    rng = random.Random(0)
+    for n, p_a, p_b in ((300, 0.6, 0.5), (266, 0.3, 0.3), (120, 0.9, 0.6)):
+        a = "".join("1" if rng.random() < p_a else "0" for _ in range(n))
+        b = "".join("1" if (rng.random() < p_b) else "0" for _ in range(n))
+        got = call_solution(paired_bootstrap, a, b, 2000, 0, name="paired_bootstrap")
+        expect(isinstance(got, tuple) and len(got) == 3, f"paired_bootstrap returns (difference, low, high), got "
+               f"{got!r:.80}")
+        want = stats.paired_difference(a, b)
+        expect_close(got[0], want[0], f"the difference in rates on {n} questions", tol=1e-9,
+                     hint="the rate of a minus the rate of b, on all questions")
+        for i, what in ((1, "low"), (2, "high")):
+            expect_close(got[i], want[i], f"the interval's {what} end on {n} questions", tol=0.025,
+                         hint="resample question indices with replacement, the SAME indices for a and b; the 2.5th "
+                              "and 97.5th percentiles of the resampled differences")
+    passed("paired_bootstrap agrees with ftrag.stats on three sets of questions")
+
+
+def check_verdicts(verdicts, intervals: dict) -> None:
+    """Experiment 6: each verdict follows from its interval."""
+    expect(isinstance(verdicts, dict) and isinstance(intervals, dict) and intervals,
+           "compute `intervals` with your paired_bootstrap first, then set `verdicts`: a dict with one verdict each")
+    expect(set(verdicts) == set(intervals), "give a verdict for every interval you computed")
+    for name, (_, low, high) in intervals.items():
+        want = "better" if low > 0 else "worse" if high < 0 else "cannot tell"
+        expect_equal(verdicts[name], want, f"the verdict on {name!r}",
+                     hint="'better' when the whole interval is above zero, 'worse' when below, else 'cannot tell'")
+    passed(f"all {len(verdicts)} verdicts follow from their intervals")

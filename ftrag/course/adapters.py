@@ -19,6 +19,7 @@ from ftrag.tasks import json_output as jt
 from ftrag.tasks.dialect import closing_em, training_examples
 from ftrag.train.loop import TrainConfig, train
 from ftrag.train.lora import lora_model, qlora_model, save_adapter, tokens_to_train
+from ftrag.train.select import keep_if_best, restore
 
 # ----------------------------------------------------------------------------------------------------------
 # Command line: train an adapter (or a full fine-tune) on lesson 02's JSON task or lesson 03's dialect, save, score
@@ -77,14 +78,6 @@ def _rounded(scores: dict) -> dict:
             for k, v in scores.items()}
 
 
-def _keep_if_best(best: dict, key: tuple, step: int, model) -> None:
-    """Early stopping: keep the trained weights of an evaluation (not step 0) that beats every earlier one in
-    ``best`` (a tie keeps the earlier, shorter run)."""
-    if step and (best["key"] is None or key > best["key"]):
-        best.update(key=key, step=step, weights={
-            n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
-
-
 def _json_validation(model, tokenizer, valid: list[dict], args, curve: list[dict], best: dict) -> Callable:
     """``eval_fn`` for the JSON task: score the validation notices, append them to ``curve``, and keep the trained
     weights of the best evaluation so far in ``best`` (early stopping: object EM, then field EM; a tie keeps the
@@ -95,7 +88,7 @@ def _json_validation(model, tokenizer, valid: list[dict], args, curve: list[dict
         curve.append({"step": len(curve) and min(len(curve) * args.eval_every, args.steps), **_rounded(scores)})
         print(f"step {curve[-1]['step']}: validation field EM {scores['field_em']:.3f}, "
               f"object EM {scores['object_em']:.3f}, date {scores['per_field']['date']:.3f}", flush=True)
-        _keep_if_best(best, (scores["object_em"], scores["field_em"]), curve[-1]["step"], model)
+        keep_if_best(best, (scores["object_em"], scores["field_em"]), curve[-1]["step"], model)
         return scores["field_em"]
     return eval_fn
 
@@ -131,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             step = len(seen) and min(len(seen) * args.eval_every, args.steps)
             seen.append(em)
             print(f"step {step}: validation closing-line EM {em:.3f}", flush=True)
-            _keep_if_best(best, (em,), step, model)
+            keep_if_best(best, (em,), step, model)
             return em
     elif args.eval_every:
         if args.task != "json":
@@ -142,10 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                    eval_every=args.eval_every)
     print(result.summary(), flush=True)
     if best["weights"] is not None:  # with --eval-every: the selected checkpoint is the one scored and saved
-        params = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in best["weights"].items():
-                params[name].copy_(value)
+        restore(model, best["weights"])
         shown = (f"closing-line EM {best['key'][0]:.3f}" if args.task == "dialect" else
                  f"object EM {best['key'][0]:.3f}, field EM {best['key'][1]:.3f}")
         print(f"selected on validation: step {best['step']} of {args.steps} ({shown})", flush=True)

@@ -37,8 +37,8 @@ from ftrag.paths import repo_root
 # Stated allowances, in minutes (the measured part is added to them). A live demo: the lesson's measured run time
 # (rounded up) plus this much reading and explaining, as the instructor talks through each output.
 READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
-# A lab: this plus its solution's run time, rounded up (lab_minutes; 00-04: 2 min per exercise, 6-7 per experiment).
-LAB = {"00": 10, "01": 20, "02": 22, "03": 18, "04": 20, "05": 20}
+# A lab: this plus its solution's run time, rounded up (lab_minutes; 2 min per exercise, 6-7 per experiment).
+LAB = {"00": 10, "01": 20, "02": 22, "03": 18, "04": 20, "05": 22}
 # The concepts a lesson needs, taught before its demo (slides: python -m ftrag.course.slides).
 TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
 

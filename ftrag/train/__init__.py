@@ -30,6 +30,7 @@ from ftrag.train.params import (
     lora_parameter_count,
     weight_bytes,
 )
+from ftrag.train.select import keep_if_best, restore, train_selected
 
 __all__ = [
     "IGNORE_INDEX",
@@ -48,6 +49,9 @@ __all__ = [
     "lora_model",
     "lora_parameter_count",
     "lr_at",
+    "keep_if_best",
+    "restore",
+    "train_selected",
     "merge_and_save",
     "qlora_model",
     "save_adapter",

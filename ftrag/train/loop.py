@@ -57,6 +57,8 @@ class TrainResult:
     total: int = 0  # all parameters
     tokens: int = 0  # tokens processed (prompt and answer, no padding)
     evals: list[tuple[int, float]] = field(default_factory=list)  # (steps done, eval_fn()) every eval_every steps
+    selected_step: int | None = None  # early stopping (``train_selected``): the step whose weights were kept
+    curve: list[dict] = field(default_factory=list)  # ... and its validation scores ({"step", "scores"})
 
     @property
     def trainable_share(self) -> float:
