@@ -733,7 +733,8 @@ plt.show()
 
 # %%
 save_results("02_json_finetuning", {
-    "zero_shot_parse": results["zero-shot"]["parse"],
+    "zero_shot_parse": results["zero-shot"]["parse"], "one_shot_parse": results["one-shot"]["parse"],
+    "one_shot_field_em": results["one-shot"]["field_em"],
     "constrained_parse": results["constrained"]["parse"], "constrained_field_em": results["constrained"]["field_em"],
     "lora_parse": results["LoRA"]["parse"], "lora_schema_valid": results["LoRA"]["schema_valid"],
     "lora_field_em": results["LoRA"]["field_em"], "lora_trained_percent": 100 * lora_share,

@@ -176,7 +176,8 @@ pd.DataFrame(live).T[shown].astype(float).round(3)
 #   train half's question/answer pairs** (Allen-Zhu & Li's mixed training: the QA pairs show how facts are asked
 #   for; the evaluation half's are never shown).
 #
-# Three arms have **budgets of their own** (they train on question/answer pairs, not on the 614k-token budget):
+# Four arms have **budgets of their own**: 150 steps on question/answer pairs, not the 614k-token budget, and no
+# replay:
 #
 # - **question wordings**: what practitioners actually try, several questions per fact with their answers. Every
 #   wording World B's templates have for the evaluated facts (3 to 5 per fact) *except the two that are asked*.
@@ -186,11 +187,14 @@ pd.DataFrame(live).T[shown].astype(float).round(3)
 #
 # **How each run was tuned.** The learning rate of full fine-tuning was chosen from 3e-4, 1e-3 and 3e-3, and LoRA's
 # from 3e-3 and 1e-2, on the strongest arm (mixed, k = 10), by exact match on the 96 validation questions (multiple
-# choice breaks ties). Every other arm trains at its method's chosen rate. Every run is scored on the validation
-# questions every 50 steps and **keeps its best step** (early stopping). The evaluation questions chose nothing.
+# choice breaks ties). The other text arms and `question wordings` train at their method's chosen rate; memorised
+# questions and the two RAFT readers keep the recipes of their own (`lr` shows `None`). Every run but the memorised
+# one is scored on the validation questions every 50 steps and **keeps its best step** (early stopping). The
+# evaluation questions chose nothing.
 #
-# Training fourteen runs and the grid takes over an hour on one core, too long for a notebook, so one documented
-# command trained them and wrote one row per arm to a committed file; section 5 trains one arm live and checks it
+# Training the twelve arms, the grid and two more seeds of the strongest arm took about an hour and a half on one
+# core, too long for a notebook, so one documented command trained them and wrote one row per arm to a committed
+# file; section 5 trains one arm live and checks it
 # against its row. The command, its budget and its seed are in the file:
 
 # %%
@@ -207,6 +211,10 @@ grid = pd.DataFrame([{"method": method, "learning rate": run["lr"], "best step":
 grid
 
 # %% [markdown]
+# Full fine-tuning chose the **largest** rate of its grid, 3e-3, far ahead of 1e-3 on validation: a larger rate
+# might do better still, and the grid does not say. LoRA's two rates land close together (its adapter learns
+# facts slowly at either), so its choice between them matters little.
+#
 # The validation curves of the grid: exact match on the validation questions against the step, one line per
 # learning rate. The dot marks the step each run kept.
 
@@ -240,14 +248,15 @@ arms
 
 # %% [markdown]
 # Read the table by column:
-# - **Continued pretraining on the documents** leaves exact match near zero: the facts went in (multiple choice
-#   rises above the untrained model's), but the model cannot *state* them when asked. This is Ovadia et al.'s
+# - **Continued pretraining on the documents** leaves exact match low (0.03 to 0.11): the facts went in (multiple
+#   choice rises above the untrained model's), but the model cannot *state* them when asked. This is Ovadia et al.'s
 #   finding, and Allen-Zhu & Li's: knowledge read once, in one form, is stored but not extractable.
 # - **Paraphrases plus question/answer pairs** make the evaluation half's facts stateable, though those questions
 #   were never trained: the model learned *how facts are asked for* from the train half and applied it.
 #   `em_train_half` (the trained questions) shows what memorising alone reaches.
 # - `rag_em` is each fine-tuned model used as the reader of RAG, and `rc_em` its reading of World A's passages:
-#   replay is what keeps these up (compare `mixed, k=10` with `mixed, k=10, no replay`).
+#   replay keeps the reading (`rc_em` 0.43 with it, 0.00 without, in `mixed, k=10` and `mixed, k=10, no replay`),
+#   and without it RAG's passage adds almost nothing to what the model states closed-book (`rag_em` against `em`).
 #
 # First the headline comparison: RAG, measured live above, against the **best fine-tuned arm** (highest exact
 # match among the arms that teach facts, memorised questions aside), with the interval of the difference from a
@@ -263,8 +272,27 @@ print(f"RAG minus {best_ft}: {stats.shown(gap)}")
 docs_ft_em = max(rows["documents, LoRA"]["em"], rows["documents, full"]["em"])
 claim(model, rag_scores["em"] >= docs_ft_em + 0.40,
       f"RAG exact match {rag_scores['em']:.3f} >= fine-tuning on the raw documents ({docs_ft_em:.3f}) + 0.40")
-claim(model, gap[1] >= 0.10, f"RAG beats the best tuned fine-tuning arm by {gap[0]:.3f}, and the 95% interval of "
-      f"the gap [{gap[1]:.3f}, {gap[2]:.3f}] lies above 0.10")
+claim(model, gap[1] > 0.05, f"RAG beats the best tuned fine-tuning arm by {gap[0]:.3f}, and the 95% interval of "
+      f"the gap [{gap[1]:.3f}, {gap[2]:.3f}] lies above 0.05")
+
+# %% [markdown]
+# The best fine-tuned arm is the one **without replay**: at the same budget it spent every token on the facts, and
+# section 9 shows what that cost it. The interval above is over questions, with the arm trained once. The sweep
+# also trained the strongest arm with replay (mixed, k = 10) with **two more training seeds** (another
+# initialisation of the data order and the replay sample), so we can see how much training itself moves the number:
+
+# %%
+seed_rows = {"seed 0": rows["mixed, k=10"], **{f"seed {s}": rows[f"mixed, k=10, seed {s}"] for s in (1, 2)}}
+seed_gaps = {name: stats.paired_difference(rag_scores["hits"], row["em_hits"]) for name, row in seed_rows.items()}
+seed_table = pd.DataFrame({name: {"exact match": row["em"], "multiple choice": row["mc"], "kept step":
+                                  row["selected_step"], "RAG minus this run": stats.shown(seed_gaps[name])}
+                           for name, row in seed_rows.items()}).T
+seed_em = [row["em"] for row in seed_rows.values()]
+print(f"mixed, k = 10 over 3 training seeds: exact match {min(seed_em):.3f} to {max(seed_em):.3f} (spread "
+      f"{max(seed_em) - min(seed_em):.3f}); the interval over questions is {gap[2] - gap[1]:.3f} wide")
+claim(model, min(g[1] for g in seed_gaps.values()) > 0.05,
+      "RAG beats the k = 10 arm with replay at every training seed, every interval above 0.05")
+seed_table
 
 # %% [markdown]
 # **Accuracy against the number of paraphrases.** The curve comes from the *mixed* design (renderings plus the
@@ -295,22 +323,6 @@ gain_em = stats.paired_difference(rows["mixed, k=10"]["em_hits"], rows["mixed, k
 print(f"k = 10 minus k = 1: multiple choice {stats.shown(gain_mc)}, exact match {stats.shown(gain_em)}")
 claim(model, gain_mc[1] > 0 and gain_em[1] > 0, "more renderings per document help: k = 10 beats k = 1 in both "
       "multiple choice and exact match, both intervals above zero")
-
-# %% [markdown]
-# **How much of this is the training seed?** The interval above covers another draw of questions, not another
-# training run. The sweep trained the strongest arm with two more seeds (same fact set, same learning rate; the
-# seed sets the data order and the replay sample):
-
-# %%
-seed_rows = {0: rows["mixed, k=10"], **{s: rows[f"mixed, k=10, seed {s}"] for s in (1, 2)}}
-seeds = pd.DataFrame({f"seed {s}": {"kept step": r["selected_step"], "EM": r["em"], "MC": r["mc"],
-                                    "EM with RAG": r["rag_em"], "World A ppl": r["world_a_ppl"]}
-                      for s, r in seed_rows.items()}).T
-seed_spread = seeds["EM"].max() - seeds["EM"].min()
-em_interval = stats.interval(rows["mixed, k=10"]["em_hits"])
-print(f"exact match over 3 training seeds: {seeds['EM'].min():.3f} to {seeds['EM'].max():.3f} (spread "
-      f"{seed_spread:.3f}); the interval over questions of seed 0 is {em_interval[2] - em_interval[1]:.3f} wide")
-seeds.round(3)
 
 # %% [markdown]
 # ## 5. Memorising question strings (trained live), and several wordings per fact
@@ -364,6 +376,13 @@ wordings = pd.DataFrame({name: {"EM lexical": rows[name]["em_lexical"], "EM para
 wordings
 
 # %% [markdown]
+# Several wordings per fact work: the arm states about two thirds of the facts in wordings it never saw, as many as
+# any arm in section 4, in 150 steps (half a minute on one core) against the text arms' five minutes. Two things
+# temper it. RAG still answers more (0.865), and this arm trained on questions about **the very facts it is asked
+# about**, so every new fact needs its questions written first. And, trained without replay, it lost World A: its
+# perplexity there is above 100, and it reads none of World A's passages (section 9). A production version would
+# need replay, and would pay for it in facts, as the mixed arm did.
+#
 # ## 6. Facts change
 #
 # **One fact, live.** The list price of one product in the evaluation half doubles. With RAG, the knowledge base
@@ -423,15 +442,28 @@ print(f"fine-tuning: {ft_change['steps']} steps, {ft_change['update_tokens']:,} 
       f"{ft_change['unchanged_em_after']:.3f}")
 changes.round(3)
 
-# %% [markdown]
-# TODO-NUM: twenty facts prose.
-
 # %%
 # NBVAL_TOLERANCE 0.04: shares of 40 greedy answers may move by one answer on another CPU
-rag_new = rag_change["after"]["new"] / n_asked
+rag_new, rag_old = rag_change["after"]["new"] / n_asked, rag_change["after"]["old"] / n_asked
 ft_new, ft_old = ft_change["after"]["new"] / n_asked, ft_change["after"]["old"] / n_asked
-claim(model, rag_new - ft_new >= 0.2, f"after 20 facts change, RAG answers the new value to {rag_new:.3f} of the "
-      f"questions and the updated fine-tuned model to {ft_new:.3f} (the old value still comes out for {ft_old:.3f})")
+new_gap = stats.paired_difference(fact_change.new_hits(rag_change["answers_after"], targets),
+                                  fact_change.new_hits(ft_change["answers_after"], targets))
+unchanged_drop = ft_change["unchanged_em_before"] - ft_change["unchanged_em_after"]
+print(f"new value after the change: RAG {rag_new:.3f}, fine-tuned {ft_new:.3f}; RAG minus fine-tuned "
+      f"{stats.shown(new_gap)}; the old value: RAG {rag_old:.3f}, fine-tuned {ft_old:.3f}")
+claim(model, new_gap[1] <= 0 and rag_old <= 0.05 and ft_old <= 0.05,
+      f"both updates took: no old value comes out (at most 0.05 of the questions), and RAG's lead in new values "
+      f"({new_gap[0]:.3f}) is inside the interval of 40 questions")
+claim(model, unchanged_drop >= 0.05, f"the fine-tuning update moved facts it was not about: exact match on the "
+      f"unchanged questions fell {ft_change['unchanged_em_before']:.3f} -> {ft_change['unchanged_em_after']:.3f}")
+
+# %% [markdown]
+# This is not the result the one-fact anecdote suggests. Trained on the new documents with replay, five steps per
+# fact, the fine-tuned model gave the new value about as often as RAG (RAG's lead is a few answers of 40, inside
+# the interval), and **neither** gave an old value. What separates them is what the change cost: RAG rebuilt an
+# index in milliseconds and left every other answer as it was; the fine-tuning update took a minute and a half of
+# training, and exact match on the 226 questions whose facts had not changed fell by 0.12 (in the print above).
+# A model that is retrained for every batch of changes pays this every time, or must replay its old facts too.
 
 # %% [markdown]
 # ## 7. Fine-tuned and retrieving: both
@@ -451,7 +483,12 @@ print(f"mixed, k = 10 with RAG's passage minus without: {stats.shown(both_gain)}
 both.round(3)
 
 # %% [markdown]
-# TODO-NUM: both prose.
+# Retrieval on top of the fine-tuned model **does** help it: its exact match rises by about 0.12, the interval
+# above zero. But it reaches less than RAG on the untrained model (0.865): training on the facts cost the model
+# part of its reading (World A reading EM 1.00 before, about 0.4 after, even with replay), and without replay
+# reading is gone entirely (0.00), though that arm states more facts closed-book. For this model, on facts that
+# retrieval finds, the best "both" is no fine-tuning at all; a model whose reading survived its training would do
+# better (section 8's RAFT reader is one).
 #
 # ## 8. The reader: RAFT-style training, its control, and capacity
 #
@@ -505,12 +542,28 @@ for n, diff in raft_vs_control.items():
     print(f"gold + {'2' if n == 2 else 'up to 4'}: RAFT minus its gold-only control {stats.shown(diff)}")
 claim(model, raft_vs_plain[1] > 0, f"a reader trained on this kind of prompt reads look-alikes better than the plain "
       f"reader: +{raft_vs_plain[0]:.3f} with 2 look-alikes, interval above zero")
+claim(model, raft_vs_control[4][1] > 0, f"the distractors in training are what helps: with up to 4 look-alikes the "
+      f"RAFT reader beats its gold-only control by {raft_vs_control[4][0]:.3f}, interval above zero")
 claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
       f"the weaker reader reads worse than the course model: RAG EM {weak['rag']:.3f} vs {plain['rag']:.3f}, "
       f"gold alone {weak['gold_0']:.3f} vs {plain['gold_0']:.3f}")
 
 # %% [markdown]
-# TODO-NUM: readers prose.
+# Three readings of the table. **Look-alikes hurt**: the course model reads 0.87 with the gold document alone, less
+# about half of that once two look-alikes sit beside it, 0.29 with up to four. **RAFT helps, and the distractors are
+# what helps**: the reader trained among look-alikes gains 0.07 to 0.09 over the plain reader, while the control,
+# trained on the same questions with the gold document alone, gains a third of that or less, its intervals
+# reaching zero. With 2 look-alikes the RAFT-minus-control interval reaches zero exactly, with up to 4 it clears it: the
+# evidence that distractors matter is real but not large. Both trained readers read the gold document alone a
+# little better too (in-domain reader tuning). **The weaker reader is a capacity point, not a reader**: a 1.1M
+# model trained by the course model's recipe, it answers 0.13 of its own World A reading questions, so it fails
+# here for the reason it fails everywhere; RAG cannot make a model read.
+#
+# What our RAFT leaves out of the paper's recipe: Zhang et al. train the reader to answer with a chain of thought
+# that quotes the relevant passage before the answer (the quote is what teaches the model *which* passage to
+# trust), and mix in questions whose gold document is missing so the model learns when to fall back on memory. Ours
+# trains the short answer alone, and 5% of its examples lack the gold document; its gain is the smaller one to
+# expect.
 #
 # ## 9. What each arm costs
 #
@@ -533,7 +586,13 @@ claim(model, no_replay_ppl > replay_ppl, f"replaying World A text forgets less: 
 forgetting.round(3)
 
 # %% [markdown]
-# TODO-NUM: forgetting prose.
+# Replay is what holds the model together: the same arm, the same budget, without replay, ends with a World A
+# perplexity about 18 times the base model's and reads none of its World A passages; with replay, perplexity rises by
+# a third and reading falls from 1.00 to 0.43. Replay is not free: the arm without it spent every token on the facts
+# and states more of them closed-book (section 4), the trade a practitioner makes knowingly. The arms with budgets of
+# their own trained without replay: `question wordings`, at full fine-tuning's rate, wrecked World A (perplexity
+# above 100), a warning for the shortcut practitioners take most. At the same rate and budget, LoRA forgets less than
+# full fine-tuning (2.57 against 3.09 for the documents), and learns far less (section 4's table).
 #
 # **Adding a fact, in the same units.** With RAG: chunk the new document, add it to BM25 and to a dense index
 # (embedding it with all-MiniLM-L6-v2), timed here. With fine-tuning: the one-fact update of section 6, timed here
@@ -607,7 +666,7 @@ print(f"World B: {len(facts.docs)} documents, {sum(doc_tokens):,} tokens (the co
 # %% [markdown]
 # The course model cannot do it: the most it can read is the gold document and about four look-alikes, and
 # section 8 measured what that does to it (the "gold + up to 4" column). A long-context model changes the
-# arithmetic, not the question: the whole base then costs about 15,000 prompt tokens on every query (against about
+# arithmetic, not the question: the whole base then costs about 14,000 prompt tokens on every query (against about
 # 110 with one retrieved document, section 9), and readers are known to lose facts in the middle of long contexts
 # (Liu et al., 2024, "Lost in the middle"). **Not measured here**: a reader with a window of 16k tokens or more.
 #
@@ -669,7 +728,12 @@ claim(model, abstain["abstains when it is not"] >= 0.8 and abstain["answers when
       "ones (both >= 0.8)")
 
 # %% [markdown]
-# TODO-NUM: abstain prose.
+# The threshold separates the two cases well: about four in five answerable questions are answered (0.81, just
+# above the bar we set) and almost every unanswerable one is refused. Without it the reader answered every
+# question whose document was missing, and got 0.06 right, by luck of look-alike documents sharing a value. The
+# cost is the answerable questions whose best match scored low, refused though their document was there: a
+# threshold trades one error for the other, and validation questions like your users' are how to set it. A reranker
+# or the reader's own confidence are the next signals to try; not measured here.
 #
 # ## 11. Results
 #
@@ -703,16 +767,21 @@ save_results("05_finetune_or_rag", {
     "mixed_k10_em_gain_low": gain_em[1], "mixed_k10_mc_gain_low": gain_mc[1],
     "mixed_k10_rag_em": rows["mixed, k=10"]["rag_em"], "mixed_k10_rag_gain_low": both_gain[1],
     "mixed_k10_no_replay_rag_em": rows["mixed, k=10, no replay"]["rag_em"],
-    "mixed_k10_seed_spread": seed_spread,
+    "mixed_k10_no_replay_em": rows["mixed, k=10, no replay"]["em"],
+    "mixed_k10_lora_em": rows["mixed, k=10, LoRA"]["em"],
+    "mixed_k10_em_seed_min": min(seed_em), "mixed_k10_em_seed_max": max(seed_em),
     "best_ft_em": rows[best_ft]["em"], "rag_minus_best_ft": gap[0], "rag_minus_best_ft_low": gap[1],
     "rag_minus_best_ft_high": gap[2],
-    "wordings_em": rows["question wordings"]["em"], "wordings_em_paraphrased": rows["question wordings"]["em_paraphrased"],
+    "wordings_em": rows["question wordings"]["em"],
+    "wordings_em_paraphrased": rows["question wordings"]["em_paraphrased"],
     "memorised_em_trained_wording": mem["em_lexical"], "memorised_em_reworded": mem["em_paraphrased"],
     "plain_reader_gold_2": plain["gold_2"], "raft_reader_gold_2": raft["gold_2"],
     "plain_reader_gold_0": plain["gold_0"], "raft_reader_gold_0": raft["gold_0"],
+    "plain_reader_gold_4": plain["gold_4"],
     "raft_control_gold_2": control["gold_2"], "raft_minus_control_gold_2": raft_vs_control[2][0],
     "raft_minus_control_gold_2_low": raft_vs_control[2][1], "raft_minus_control_gold_2_high": raft_vs_control[2][2],
-    "raft_minus_plain_gold_2_low": raft_vs_plain[1],
+    "raft_minus_control_gold_4": raft_vs_control[4][0], "raft_minus_control_gold_4_low": raft_vs_control[4][1],
+    "raft_minus_control_gold_4_high": raft_vs_control[4][2], "raft_minus_plain_gold_2_low": raft_vs_plain[1],
     "weak_reader_rag_em": weak["rag"], "weak_reader_rc_em": rows["weaker reader"]["rc_em"],
     "course_reader_rag_em": plain["rag"],
     "docs_lora_world_a_ppl": lora_ppl, "docs_full_world_a_ppl": full_ppl,
@@ -720,7 +789,11 @@ save_results("05_finetune_or_rag", {
     "base_world_a_ppl": base_world_a["world_a_ppl"],
     "ft_update_fact_seconds": update["update_seconds"], "ft_update_fact_tokens": update["update_tokens"],
     "ft_update_per_fact_tokens_20": ft_change["update_tokens"] / len(targets),
+    "ft_update_unchanged_em_before": ft_change["unchanged_em_before"],
+    "ft_update_unchanged_em_after": ft_change["unchanged_em_after"],
     "changed_facts_rag_new": rag_new, "changed_facts_ft_new": ft_new, "changed_facts_ft_old": ft_old,
+    "changed_facts_rag_minus_ft_new": new_gap[0], "changed_facts_rag_minus_ft_new_low": new_gap[1],
+    "changed_facts_rag_minus_ft_new_high": new_gap[2],
     "rag_add_fact_tokens": embed_tokens, "rag_add_fact_seconds": add_seconds,
     "rag_prompt_tokens": prompt_tokens["RAG (BM25, top 1)"], "closed_book_prompt_tokens": prompt_tokens["closed-book"],
     "rag_ms_per_query": per_query_ms["RAG"], "closed_book_ms_per_query": per_query_ms["closed-book"],
@@ -776,34 +849,44 @@ seed_claims = decision.claims_table(links=False)
 for entry in seed_claims:
     print(f"{entry['verdict']:>17}: {entry['claim']}")
 tally = collections.Counter(entry["verdict"] for entry in seed_claims)
-assert (tally["cannot decide"], tally["contradicts"]) == (1, 1), f"the verdicts changed ({dict(tally)}): " \
+assert (tally["cannot decide"], tally["contradicts"]) == (1, 0), f"the verdicts changed ({dict(tally)}): " \
     "rewrite the paragraph below"
 
 # %% [markdown]
 # One of them the numbers do not decide: the dialect's higher-order part (fine-tuning learned the memo's type, a
 # retrieval filtered on the header read more of the priority, and on 100 memos neither wins by more than the
-# noise). One is contradicted as measured: retrieval on top of the fine-tuned model added nothing, because that
-# arm's training took its reading away; a tuned arm may decide it differently.
+# noise). None is contradicted now. One verdict changed when the fine-tuning arms were tuned: "retrieval on top of
+# the fine-tuned model boosts it" was contradicted while the arm trained at one learning rate without replay (its
+# training took its reading away, 0.451 with RAG against 0.447 without); tuned on validation and with replay, RAG
+# adds about 0.12 to it, the interval above zero. The claim holds, and still the best way to state these facts is
+# the untrained model with retrieval (0.865).
 #
 # ## What we measured, and what this does not show
 #
-# **Measured here**, on the course model and one fixed fact set: RAG states new facts that fine-tuning on the same
-# documents stores but cannot state; paraphrases plus question/answer examples make fine-tuned facts stateable,
-# more with more paraphrases, and still below RAG; trained question strings do not survive rewording; a changed
-# fact costs milliseconds to index and a training run to teach; full fine-tuning forgets more than LoRA; a reader
-# trained among distractors reads retrieved passages better, and a smaller reader reads them worse.
+# **Measured here**, on the course model and one fixed fact set, with every fine-tuning run's learning rate and
+# step chosen on validation documents: RAG states new facts that fine-tuning on the same documents stores but cannot
+# state; paraphrases plus question/answer examples make fine-tuned facts stateable, more with more paraphrases, and
+# still below RAG by more than the interval (at each of three training seeds); trained question strings do not
+# survive rewording, several wordings per fact do, and still trail RAG; twenty changed facts were taken up about as
+# well by a short training run as by replacing documents, but the run cost a minute and a half and facts it was not
+# about; replaying World A text keeps the model reading, at a price in facts learned; at one learning rate LoRA
+# forgets less than full fine-tuning and learns far less; a reader trained among distractors reads look-alikes
+# better, more than a reader trained on the gold passage alone; a retrieval-score threshold lets RAG abstain.
 #
 # **What this does not show.** A 4.2M-parameter model on a synthetic world is not a 7B model on your documents.
 # The literature reports the same direction at scale: Ovadia et al. (2024) measured RAG at 0.875 against about 0.5
 # for fine-tuning with paraphrases on new current-events facts, and Allen-Zhu & Li (2023) showed that knowledge
 # becomes extractable when it is seen in varied forms. Larger readers handle long, noisy contexts far better than
 # ours (lesson 04), so the RAFT gain may be smaller for them, and how much a larger model forgets at these learning
-# rates was not measured here. One seed and one fact set are shown; the sweep's arms were trained once each. Exact
-# match against one gold string is strict.
+# rates was not measured here. One fact set is shown; the intervals are over questions, and only the strongest arm
+# was trained with three seeds (the others once). Full fine-tuning's learning rate is the top of its grid. No
+# long-context reader was measured. Exact match against one gold string is strict.
 #
 # **Rerun it on a real model.** Set `MODEL_NAME` (or `FTRAG_MODEL`) to a hub id on Colab: every live cell reruns
 # and the claims are reported. For the trained arms, run `FTRAG_MODEL=HuggingFaceTB/SmolLM2-135M python -m
-# ftrag.tasks.injection --device cuda --out results/05_injection_smollm.json` on a GPU and point `SWEEP_FILE` at it.
+# ftrag.course.injection --device cuda --out results/05_injection_smollm.json` on a GPU and point `SWEEP_FILE` at it.
 #
 # **Next:** the lab [`labs/05_finetune_or_rag.ipynb`](../labs/05_finetune_or_rag.ipynb): the multiple-choice
-# scorer, RAFT-style training examples, the paraphrase experiment for one k, and the cost of one new fact.
+# scorer, RAFT-style training examples, the paraphrase experiment's training text, the cost of one new fact, a
+# reading curve you measure as look-alikes are added, and a paired bootstrap that turns the lesson's comparisons into
+# verdicts.

@@ -9,7 +9,7 @@
 # Fill in each blank (a function body that raises `NotImplementedError`, or a line marked for your answer), run the
 # cell, then run the check below it.
 #
-# **Time:** about 45 minutes.
+# **Time:** about 23 minutes.
 # **Prerequisites:** lesson [05 · Fine-tune or RAG?](../notebooks/05_finetune_or_rag.ipynb).
 
 # %% colab-install
@@ -100,9 +100,10 @@ check_raft_prompt(raft_prompt)
 # The paraphrase curve of lesson 05 used *mixed* training. Write `mixed_texts(facts, k)`: the first `k`
 # renderings of every document the arms train on (`facts.trained_docs`: the train half, the evaluation half, then
 # the validation documents; document by document; `injection.renderings(docs, k)` gives them in that order),
-# followed by the train half's question/answer pairs as texts (`injection.qa_text(row)`). Then `passes(tokenizer, texts, budget)`: how many times each text is seen
-# when `budget` tokens are trained on: budget divided by the texts' total tokens (`tokenizer(text)["input_ids"]`,
-# minus the BOS each starts with, plus one EOS each). The arms share a budget of 300 x 8 x 256 tokens.
+# followed by the train half's question/answer pairs as texts (`injection.qa_text(row)`). Then
+# `passes(tokenizer, texts, budget)`: how many times each text is seen when `budget` tokens are trained on: budget
+# divided by the texts' total tokens (`tokenizer(text)["input_ids"]`, minus the BOS each starts with, plus one EOS
+# each). The arms share a budget of 300 x 8 x 256 tokens.
 
 # %%
 def mixed_texts(facts, k: int) -> list[str]:

@@ -160,8 +160,11 @@ def test_twenty_changed_facts(facts):
     assert fact_change.count_values(answers, targets) == {"new": 40, "old": 0, "other": 0}
     answers[0], answers[1] = targets[0]["old"], "nothing"
     assert fact_change.count_values(answers, targets) == {"new": 38, "old": 1, "other": 1}
+    assert fact_change.new_hits(answers, targets) == "00" + "1" * 38
     with pytest.raises(ValueError, match="answers"):
         fact_change.count_values(answers[:3], targets)
+    with pytest.raises(ValueError, match="answers"):
+        fact_change.new_hits(answers[:3], targets)
 
 
 def test_the_sweep_file_was_made_by_this_code():

@@ -9,7 +9,7 @@ from ftrag.check import call_solution, expect, expect_close, expect_equal, passe
 from ftrag.files import read_jsonl
 from ftrag.lm import format_prompt, load_model
 from ftrag.tasks import injection
-from ftrag.tasks.facts import prompt_tokens
+from ftrag.tasks.facts import MAX_PROMPT, prompt_tokens
 from ftrag.tasks.multiple_choice import option_log_likelihoods, options_for
 
 
@@ -120,7 +120,7 @@ def check_reading_curve(reading_curve) -> None:
            f"n it is given, got {got!r:.80}")
     for n in (0, 2):
         lists = injection.reading_passages(facts, rows, n, tokenizer=tok)
-        expect(all(prompt_tokens(tok, r["question"], p) <= injection.MAX_PROMPT for r, p in zip(rows, lists,
+        expect(all(prompt_tokens(tok, r["question"], p) <= MAX_PROMPT for r, p in zip(rows, lists,
                                                                                                 strict=True)),
                "the reference prompts fit (a bug in the check, not in your code)")
         want = injection.reading_em(model, tok, rows, lists)["em"]

@@ -106,9 +106,19 @@ def count_values(answers: Sequence[str], targets: Sequence[dict]) -> dict[str, i
     return out
 
 
+def new_hits(answers: Sequence[str], targets: Sequence[dict]) -> str:
+    """'1' where an answer (in the order of the targets' questions) gives the new value, else '0': the per-question
+    hits that a paired bootstrap (``ftrag.stats``) resamples."""
+    expected = [t["new"] for t in targets for _ in t["questions"]]
+    if len(answers) != len(expected):
+        raise ValueError(f"got {len(answers)} answers for {len(expected)} questions")
+    return "".join("1" if normalize_answer(a) == normalize_answer(new) else "0"
+                   for a, new in zip(answers, expected, strict=True))
+
+
 def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dict:
     """RAG's side of the change: replace the documents, rebuild BM25 over all of World B, answer the targets'
-    questions. Returns the counts before and after, and the seconds the rebuild took."""
+    questions. Returns the counts before and after, the answers after, and the seconds the rebuild took."""
     questions = [r["question"] for t in targets for r in t["questions"]]
     before = answer_with_passages(model, tokenizer, questions, retrieve_passages(
         BM25Retriever(chunk_documents(facts.docs)), questions, 1), max_new_tokens=12)
@@ -116,7 +126,7 @@ def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dic
     index = BM25Retriever(chunk_documents(changed_documents(facts.docs, targets)))
     seconds = time.perf_counter() - start
     after = answer_with_passages(model, tokenizer, questions, retrieve_passages(index, questions, 1), max_new_tokens=12)
-    return {"before": count_values(before, targets), "after": count_values(after, targets),
+    return {"before": count_values(before, targets), "after": count_values(after, targets), "answers_after": after,
             "reindex_seconds": round(seconds, 4)}
 
 
