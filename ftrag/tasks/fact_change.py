@@ -93,27 +93,26 @@ def changed_documents(docs: Sequence[dict], targets: Sequence[dict]) -> list[dic
     return [by_id.get(d["doc_id"], d) for d in docs]
 
 
-def count_values(answers: Sequence[str], targets: Sequence[dict]) -> dict[str, int]:
-    """How many answers (in the order of the targets' questions) give the new value, the old one, or neither."""
+def value_labels(answers: Sequence[str], targets: Sequence[dict]) -> list[str]:
+    """"new", "old" or "other" for each answer (in the order of the targets' questions)."""
     expected = [(t["new"], t["old"]) for t in targets for _ in t["questions"]]
     if len(answers) != len(expected):
         raise ValueError(f"got {len(answers)} answers for {len(expected)} questions")
-    out = {"new": 0, "old": 0, "other": 0}
-    for answer, (new, old) in zip(answers, expected, strict=True):
-        key = "new" if normalize_answer(answer) == normalize_answer(new) else \
+    return ["new" if normalize_answer(answer) == normalize_answer(new) else
             "old" if normalize_answer(answer) == normalize_answer(old) else "other"
-        out[key] += 1
-    return out
+            for answer, (new, old) in zip(answers, expected, strict=True)]
+
+
+def count_values(answers: Sequence[str], targets: Sequence[dict]) -> dict[str, int]:
+    """How many answers (in the order of the targets' questions) give the new value, the old one, or neither."""
+    labels = value_labels(answers, targets)
+    return {key: labels.count(key) for key in ("new", "old", "other")}
 
 
 def new_hits(answers: Sequence[str], targets: Sequence[dict]) -> str:
     """'1' where an answer (in the order of the targets' questions) gives the new value, else '0': the per-question
     hits that a paired bootstrap (``ftrag.stats``) resamples."""
-    expected = [t["new"] for t in targets for _ in t["questions"]]
-    if len(answers) != len(expected):
-        raise ValueError(f"got {len(answers)} answers for {len(expected)} questions")
-    return "".join("1" if normalize_answer(a) == normalize_answer(new) else "0"
-                   for a, new in zip(answers, expected, strict=True))
+    return "".join("1" if label == "new" else "0" for label in value_labels(answers, targets))
 
 
 def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dict:
