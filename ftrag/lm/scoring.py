@@ -156,7 +156,9 @@ def context_perplexity(model, tokenizer, texts: Sequence[str], contexts: Sequenc
     if not texts:
         raise ValueError("context_perplexity needs at least one text")
     limit = max_length or getattr(model.config, "max_position_embeddings", None) or 512
-    bos = tokenizer("")["input_ids"]  # the BOS the tokenizer adds (the course model's <|endoftext|>), or nothing
+    # The BOS the tokenizer adds (the course model's <|endoftext|>); a tokenizer that adds none but has a BOS token
+    # (SmolLM2's <|im_start|>) gets that one, so that a text without context is predicted from its first token on.
+    bos = tokenizer("")["input_ids"] or ([tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else [])
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     rows, starts = [], []
     for text, context in zip(texts, contexts, strict=True):

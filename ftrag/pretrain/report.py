@@ -44,7 +44,7 @@ def _git_commit(root: Path) -> str | None:
     return None
 
 
-def _cpu() -> str:
+def cpu_description() -> str:
     """The CPU's model name and the widest vector ISA torch uses on it (e.g. 'AMD EPYC (AVX2)')."""
     name = platform.processor() or platform.machine()
     try:
@@ -81,7 +81,7 @@ def run_summary(cfg, state, model, tokenizer, n_params, probe_rows, command) -> 
         "precision": "bf16" if state.bf16 else "fp32", "seed": cfg.seed, "threads": torch.get_num_threads(),
         "config": {k: portable_path(v, root) if k in PATH_FIELDS else v for k, v in asdict(cfg).items()},
         "command": command or f"ftrag.pretrain.train({cfg!r})",
-        "git_commit": _git_commit(root), "cpu": _cpu(),
+        "git_commit": _git_commit(root), "cpu": cpu_description(),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "tokenizers": tokenizers.__version__,
                      "numpy": np.__version__},

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ftrag.lm import continuation_nll, format_prompt, generate, pad_id_of
+from ftrag.lm import continuation_nll, format_prompt, generate, pad_id_of, prompt_for
+from ftrag.lm.generation import uses_chat
 from ftrag.retrieval import Chunk, check_k, check_queries
 
 KINDS = ("lexical", "paraphrased")
@@ -151,6 +152,8 @@ def build_prompt(tokenizer, question: str, passages: Sequence[str], *, max_token
                  reserve: int = 16, best_last: bool = False) -> tuple[str, int]:
     """The prompt with as many passages (taken best first) as fit in ``max_tokens - reserve``; and how many fit.
 
+    The prompt is in the model's format (``prompt_for``: the course's lines, or an instruct model's chat turn).
+
     ``reserve`` keeps room for the answer. ``best_last`` puts the best passage next to the question instead of
     first. A passage that does not fit ends the list: a later, less relevant one is not squeezed in instead.
     """
@@ -161,9 +164,12 @@ def build_prompt(tokenizer, question: str, passages: Sequence[str], *, max_token
         raise ValueError(f"need reserve >= 0 and max_tokens > reserve, got max_tokens={max_tokens}, "
                          f"reserve={reserve}")
 
+    special = not uses_chat(tokenizer)  # a chat template writes its own special tokens
+
     def length(kept: list[str]) -> int:
-        prompt = format_prompt(question, kept[::-1] if best_last else kept)
-        return len(tokenizer(prompt, verbose=False)["input_ids"])  # verbose=False: no warning past 512
+        prompt = prompt_for(tokenizer, question, kept[::-1] if best_last else kept)
+        # verbose=False: no warning past the model's context
+        return len(tokenizer(prompt, verbose=False, add_special_tokens=special)["input_ids"])
 
     kept: list[str] = []
     if length(kept) > budget:
@@ -172,7 +178,7 @@ def build_prompt(tokenizer, question: str, passages: Sequence[str], *, max_token
         if length([*kept, passage]) > budget:
             break
         kept.append(passage)
-    return format_prompt(question, kept[::-1] if best_last else kept), len(kept)
+    return prompt_for(tokenizer, question, kept[::-1] if best_last else kept), len(kept)
 
 
 def retrieve_passages(retriever, questions: Sequence[str], k: int, *, reranker: tuple | None = None,

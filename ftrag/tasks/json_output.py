@@ -17,12 +17,16 @@ import torch
 
 from ftrag.files import read_jsonl
 from ftrag.lm import format_prompt, generate
+from ftrag.lm.generation import uses_chat
 from ftrag.lm.scoring import pad_id_of, token_nll
 from ftrag.paths import data_path
 from ftrag.train.loop import IGNORE_INDEX
 
 # The zero-shot JSON prompt: the notice as a passage, the request as a question (the model's own format).
 JSON_QUESTION = "What is this notice written as a JSON object?"
+# An instruct model (its tokenizer has a chat template) gets the same lines as the user's turn, after this system
+# turn: what a practitioner would write. Its worked examples (few-shot) are earlier user/assistant turns.
+JSON_INSTRUCTION = "Reply with one JSON object only, no explanation."
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -80,22 +84,44 @@ def serialize(target: dict, schema: dict | None = None) -> str:
 # Prompts (the course's own format: the notice is the passage, the request is the question)
 
 
-def task_prompt(notice: str) -> str:
-    """The zero-shot prompt: ``Passage: <notice>`` / ``Question: <JSON_QUESTION>`` / ``Answer:``."""
+def task_prompt(notice: str, tokenizer=None) -> str:
+    """The zero-shot prompt: ``Passage: <notice>`` / ``Question: <JSON_QUESTION>`` / ``Answer:``; with the
+    ``tokenizer`` of an instruct model, the same lines as a chat turn (:func:`few_shot_prompt` with no shots)."""
+    if tokenizer is not None and uses_chat(tokenizer):
+        return few_shot_prompt(notice, (), tokenizer)
     return format_prompt(JSON_QUESTION, [notice])
 
 
-def few_shot_prompt(notice: str, shots: Sequence[dict]) -> str:
-    """``k`` solved examples (rows with ``text`` and ``target``), a blank line after each, then the notice's prompt."""
+def few_shot_prompt(notice: str, shots: Sequence[dict], tokenizer=None) -> str:
+    """``k`` solved examples (rows with ``text`` and ``target``), a blank line after each, then the notice's prompt.
+
+    With the ``tokenizer`` of an instruct model: its chat template, a system turn (``JSON_INSTRUCTION``), each
+    example as a user turn and the assistant's JSON, then the notice's turn, ready for the answer.
+    """
     if isinstance(shots, dict):
         raise ValueError("shots must be a list of rows; for one example pass [row]")
+    if tokenizer is not None and uses_chat(tokenizer):
+        def user(text):
+            return task_prompt(text).removesuffix("Answer:").rstrip()
+
+        messages = [{"role": "system", "content": JSON_INSTRUCTION}]
+        for row in shots:
+            messages += [{"role": "user", "content": user(row["text"])},
+                         {"role": "assistant", "content": serialize(row["target"])}]
+        messages.append({"role": "user", "content": user(notice)})
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     blocks = [f"{task_prompt(row['text'])} {serialize(row['target'])}" for row in shots]
     return "\n\n".join([*blocks, task_prompt(notice)])
 
 
+def _prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """A prompt's token ids as generation sees them (a chat template has written its special tokens already)."""
+    return tokenizer(prompt, add_special_tokens=not uses_chat(tokenizer))["input_ids"]
+
+
 def check_fits(tokenizer, prompts: Sequence[str], max_new_tokens: int, context: int) -> int:
     """Raise if the longest prompt plus ``max_new_tokens`` exceeds the model's context; return that length."""
-    longest = max(len(tokenizer(p)["input_ids"]) for p in prompts)
+    longest = max(len(_prompt_ids(tokenizer, p)) for p in prompts)
     if longest + max_new_tokens > context:
         raise ValueError(f"the longest prompt has {longest} tokens; with {max_new_tokens} new tokens it exceeds the "
                          f"model's context of {context}: use fewer or shorter examples, or fewer new tokens")
@@ -111,12 +137,14 @@ def sft_example(tokenizer, notice: str, target: dict, *, schema: dict | None = N
     """``input_ids`` = prompt + " " + JSON + EOS; ``labels`` = the same with -100 on every prompt token.
 
     Prompt and answer are tokenized separately and joined, so the prompt's tokens are exactly the ones the model
-    gets at generation time, and the boundary between them (what is masked) is exact.
+    gets at generation time, and the boundary between them (what is masked) is exact. An instruct model's prompt
+    is its chat turn (:func:`task_prompt`), its answer the JSON with no leading space, and its EOS ends the turn.
     """
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no EOS token; the model could never learn to stop after the JSON")
-    prompt_ids = tokenizer(task_prompt(notice))["input_ids"]
-    answer_ids = tokenizer(" " + serialize(target, schema), add_special_tokens=False)["input_ids"]
+    chat = uses_chat(tokenizer)
+    prompt_ids = _prompt_ids(tokenizer, task_prompt(notice, tokenizer))
+    answer_ids = tokenizer(("" if chat else " ") + serialize(target, schema), add_special_tokens=False)["input_ids"]
     answer_ids = answer_ids + [tokenizer.eos_token_id]  # learn to stop: generate() cuts at EOS
     ids = prompt_ids + answer_ids
     if len(ids) > max_length:
@@ -289,10 +317,12 @@ MAX_NEW_TOKENS = 160  # longest target is ~125 tokens; a model that rambles is c
 
 def json_outputs(model, tokenizer, notices: Sequence[str], *, shots: Sequence[dict] = (),
                  max_new_tokens: int = MAX_NEW_TOKENS, batch_size: int = 50) -> list[str]:
-    """Greedy outputs for each notice (zero-shot, or few-shot with ``shots``), cut at EOS and newline."""
-    prompts = [few_shot_prompt(n, shots) if shots else task_prompt(n) for n in notices]
+    """Greedy outputs for each notice (zero-shot, or few-shot with ``shots``), cut at EOS and, for the course
+    model (whose JSON is one line), at the first newline; an instruct model may spread its JSON over lines."""
+    prompts = [few_shot_prompt(n, shots, tokenizer) for n in notices]
     check_fits(tokenizer, prompts, max_new_tokens, model.config.max_position_embeddings)
-    return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                    stop_at_newline=not uses_chat(tokenizer))
 
 
 class JsonConstraint:
@@ -330,8 +360,10 @@ def constrained_outputs(model, tokenizer, notices: Sequence[str], constraint: Js
 
     if isinstance(notices, str):
         raise ValueError("notices must be a list of strings; for one notice pass [notice]")
-    # The trailing space is the one SFT puts between "Answer:" and "{": the grammar starts at the brace.
-    prompts = [task_prompt(n) + " " for n in notices]
+    # The trailing space is the one SFT puts between "Answer:" and "{": the grammar starts at the brace. (An
+    # instruct model's turn ends with the template's generation prompt, and its answer starts at the brace.)
+    chat = uses_chat(tokenizer)
+    prompts = [task_prompt(n, tokenizer) if chat else task_prompt(n) + " " for n in notices]
     check_fits(tokenizer, prompts, max_new_tokens, model.config.max_position_embeddings)
     device = next(model.parameters()).device
     old_side, tokenizer.padding_side = tokenizer.padding_side, "left"
@@ -340,7 +372,8 @@ def constrained_outputs(model, tokenizer, notices: Sequence[str], constraint: Js
     try:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=not chat).to(device)
             with torch.no_grad():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      temperature=None, top_k=None, top_p=None,

@@ -1,0 +1,158 @@
+"""The lessons on the real model (SmolLM2-135M-Instruct): its results files, the guide's "carries over?" column,
+and the command that measures lesson 02 on it (``python -m ftrag.course.real_json``)."""
+
+import copy
+import json
+import re
+
+import pytest
+
+from ftrag import decision
+from ftrag.course import guide, real_json
+from ftrag.lm import load_model
+from ftrag.results import results_dir
+from ftrag.tasks import json_output as jt
+
+# The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
+# 135M model (02), the closing-line task and the learn-vs-forget sweep (03), lesson 05's fine-tuning arms (hours
+# each on a CPU) and its weaker reader. Every other key must be in its results file (or be READER_FREE).
+NOT_MEASURED_ON_REAL = {
+    "02": {"full_field_em"},
+    "03": {"closing_em_copy_top", "closing_em_finetuned", "closing_em_same_header_context_best", "full_world_a_ppl",
+           "sweep_full_dialect_ppl_kept", "sweep_lora_dialect_ppl_kept"},
+    "04": set(),
+    "05": {"changed_facts_rag_minus_ft_new_high", "course_reader_rag_em", "docs_full_em", "docs_full_world_a_ppl",
+           "docs_lora_world_a_ppl", "ft_update_fact_tokens", "ft_update_unchanged_em_after",
+           "ft_update_unchanged_em_before", "memorised_em_reworded", "memorised_em_trained_wording",
+           "mixed_k10_em_gain_low", "mixed_k10_no_replay_world_a_ppl", "mixed_k10_world_a_ppl",
+           "raft_minus_control_gold_4_low", "raft_minus_plain_gold_2_low", "rag_minus_best_ft_low",
+           "weak_reader_rag_em", "wordings_em"},
+}
+
+
+COMMANDS = {"02": "real_json", "03": "real_dialect", "04": "real_rag", "05": "real_facts"}
+
+
+def test_the_real_results_hold_every_key_the_guide_reads():
+    real = decision.real_values()
+    for lesson, stem in decision.LESSONS.items():
+        path = results_dir() / decision.REAL_MODEL / f"{stem}.json"
+        assert path.is_file(), f"{path} is missing: run `python -m ftrag.course.{COMMANDS[lesson]}`"
+        record = json.loads(path.read_text())
+        assert record["command"].startswith(f"python -m ftrag.course.{COMMANDS[lesson]}")
+        assert record["cpu"] and record["threads"] and record["date"] and record["seconds_last_run"] > 0
+        read = {key for _, _, _, rule in decision.ROWS for les, key in re.findall(r"\{(\d\d):(\w+)", rule)
+                if les == lesson}
+        missing = read - set(real[lesson])
+        assert missing == NOT_MEASURED_ON_REAL[lesson], \
+            f"lesson {lesson}: the guide reads {sorted(missing)} that results/smollm2 lacks (expected exactly " \
+            f"{sorted(NOT_MEASURED_ON_REAL[lesson])}): rerun the command, or say here why it is not measured"
+    record = json.loads((results_dir() / decision.REAL_MODEL / "02_json_finetuning.json").read_text())
+    assert set(record["rows"]) == set(real_json.ARMS), "the recorded run is missing arms: rerun the command"
+
+
+def test_carries_over_follows_the_stated_rule():
+    rule = "{02:a} <= 0.05 and {02:b} >= 0.5 and {02:c} > 0"
+    assert decision.clauses(rule) == ["{02:a} <= 0.05", "{02:b} >= 0.5", "{02:c} > 0"]
+    assert decision.clauses("{02:a} > 0 or {02:b} > 0") == ["{02:a} > 0 or {02:b} > 0"]
+    assert decision.carries_over(rule, {"02": {"a": 0.0, "b": 0.9, "c": 1.0}})[0] == "yes"
+    verdict, outcomes = decision.carries_over(rule, {"02": {"a": 0.6, "b": 0.9}})
+    assert verdict == "partly" and [o for o, _ in outcomes] == ["fails", "holds", "not measured"]
+    assert outcomes[0][1] == "02:a (0.6) <= 0.05" and outcomes[2][1] == "02:c > 0"
+    assert decision.carries_over(rule, {"02": {"a": 0.6, "b": 0.1}})[0] == "no"
+    assert decision.carries_over(rule, {})[0] == "not measured yet"
+    assert decision.carries_over_text(rule + " and {05:d} > 0", {}) == \
+        "**not measured yet**: 02:a, 02:b, 02:c, 05:d not recorded for this model"
+    # retrieval numbers are the same for every reader: read from the course model's results, and marked so
+    shared = decision.with_reader_free({}, {"04": {"bm25_recall_at_1": 0.99, "rag_em": 0.8}})
+    assert shared == {"04": {"bm25_recall_at_1": 0.99}}
+    verdict, outcomes = decision.carries_over("{04:bm25_recall_at_1} > 0.9 and {04:rag_em} > 0.5", shared)
+    assert verdict == "yes" and outcomes[0] == ("holds", "04:bm25_recall_at_1 (0.99) > 0.9 (same retrieval)")
+    assert outcomes[1][0] == "not measured"
+    text = decision.carries_over_text(rule, {"02": {"a": 0.6, "b": 0.9}})
+    assert text.startswith("**partly** (2 of 3 clauses measured): fails `02:a (0.6) <= 0.05`")
+    assert real_json.guide_keys({"rows": {"lora": {"field_em": 0.9, "first_output": "{", "ok": True}}}) == \
+        {"lora_field_em": 0.9}
+
+
+def test_the_guide_shows_the_real_model_and_changes_with_its_numbers():
+    """The guide's last column comes from results/smollm2: change a number there and the page changes."""
+    real = decision.real_values()
+    page = guide.markdown(real=real)
+    assert "carries over?" in page and page == guide.guide_path().read_text()
+    format_row = decision.ROWS[0][3]
+    assert "{02:one_shot_parse}" in format_row
+    changed = copy.deepcopy(real)
+    changed["02"]["one_shot_parse"] = 1.0 - real["02"]["one_shot_parse"]
+    assert decision.carries_over_text(format_row, changed) != decision.carries_over_text(format_row, real)
+    assert guide.markdown(real=changed) != page
+
+
+@pytest.mark.slow  # loads the real model's tokenizer (and builds its cache on a fresh machine)
+def test_instruct_prompts_use_the_chat_template():
+    tok = load_model("smollm2", device="cpu")[1]
+    row = jt.load_split("train")[0]
+    zero = jt.task_prompt("A notice.", tok)
+    assert zero.startswith("<|im_start|>system\n" + jt.JSON_INSTRUCTION) and zero.endswith("<|im_start|>assistant\n")
+    assert "Passage: A notice.\nQuestion: " + jt.JSON_QUESTION in zero and "Answer:" not in zero
+    one = jt.few_shot_prompt("A notice.", [row], tok)
+    assert one.count("<|im_start|>user") == 2 and jt.serialize(row["target"]) + "<|im_end|>" in one
+    ex = jt.sft_example(tok, "A notice.", row["target"])
+    n_prompt = len(tok(zero, add_special_tokens=False)["input_ids"])
+    assert ex["input_ids"][:n_prompt] == tok(zero, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ex["input_ids"][n_prompt:]) == jt.serialize(row["target"]) + tok.eos_token
+    assert ex["labels"][:n_prompt] == [-100] * n_prompt and ex["labels"][n_prompt:] == ex["input_ids"][n_prompt:]
+    # the course model's prompts are unchanged
+    assert jt.task_prompt("A notice.") == f"Passage: A notice.\nQuestion: {jt.JSON_QUESTION}\nAnswer:"
+
+
+@pytest.mark.slow
+def test_the_real_json_command_runs_and_resumes(tmp_path, capsys):
+    out = tmp_path / "02.json"
+    real_json.main(["--n-test", "2", "--steps", "1", "--batch-size", "1", "--threads", "1", "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert set(record["rows"]) == set(real_json.ARMS) and record["budget"]["n_test"] == 2
+    assert record["rows"]["constrained"]["parse"] == 1.0  # the grammar makes every output parse
+    for arm in ("lora", "trl_lora"):
+        assert record["rows"][arm]["train_seconds"] > 0 and 0 < record["rows"][arm]["trained_percent"] < 5
+    assert set(record["values"]) >= {"zero_shot_parse", "lora_field_em", "trl_lora_field_em"}
+    capsys.readouterr()
+    real_json.main(["--n-test", "2", "--steps", "1", "--batch-size", "1", "--threads", "1", "--out", str(out)])
+    assert "scoring" not in capsys.readouterr().out, "a complete record is resumed, not redone"
+    with pytest.raises(ValueError, match="unknown arm 'nope'"):
+        real_json.sweep(out, arms=("nope",))
+
+
+@pytest.mark.slow
+def test_the_real_reading_commands_run_on_a_sample(tmp_path):
+    """Lessons 04 and 05 with the real model as the reader, on one and two questions: every arm, every key."""
+    from ftrag.course import real_facts, real_rag
+
+    out = tmp_path / "04.json"
+    real_rag.main(["--n-questions", "1", "--threads", "1", "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert set(record["rows"]) == {"closed_book", "oracle", "rag", "gold_first", "gold_middle", "gold_last",
+                                   *(f"k{k}" for k in real_rag.DILUTION_K)}
+    assert record["answer_metric"] == "contains_answer"
+    assert {"rag_em", "closed_book_em", "em_1_passage", "em_8_passages"} <= set(record["values"])
+    out = tmp_path / "05.json"
+    real_facts.main(["--n-questions", "2", "--n-long", "1", "--threads", "1", "--out", str(out)])
+    record = json.loads(out.read_text())
+    assert record["rows"]["long_context"]["prompt_tokens"] > 4000  # most of World B in the window
+    assert record["context_tokens"] == 8192 and record["world_b_tokens"] > record["context_tokens"]
+    assert record["rows"]["rag"]["prompt_tokens"] > record["rows"]["closed_book"]["prompt_tokens"]
+    with pytest.raises(ValueError, match="n_questions must be between 1 and"):
+        real_facts.sweep(out, n_questions=0)
+
+
+@pytest.mark.slow
+def test_the_real_dialect_command_runs_on_a_sample(tmp_path):
+    from ftrag.course import real_dialect
+
+    out = tmp_path / "03.json"
+    real_dialect.main(["--n-test", "2", "--n-rag", "1", "--steps", "1", "--threads", "1", "--out", str(out)])
+    values = json.loads(out.read_text())["values"]
+    assert set(values) >= {"base_dialect_ppl", "lora_dialect_ppl", "best_rag_context_ppl", "lora_ppl_same_memos"}
+    assert all(v > 1 for k, v in values.items() if k.endswith("_ppl"))
+    with pytest.raises(ValueError, match="n_rag <= n_test"):
+        real_dialect.sweep(out, n_test=1, n_rag=2)
