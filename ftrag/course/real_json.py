@@ -12,8 +12,8 @@
   meet at work, beside the loop the course shows.
 
 Each arm is a row of ``--out`` (a :class:`SweepFile`): an interrupted run resumes at the first arm it has not
-recorded. ``ftrag.decision.real_values`` reads the rows as the course model's keys (``zero_shot_parse``,
-``lora_field_em``...), so the decision guide compares the two models row by row.
+recorded. The record's ``values`` hold the rows under lesson 02's own keys (``guide_keys``: ``zero_shot_parse``,
+``lora_field_em``...), which ``ftrag.decision.real_values`` reads, so the guide compares the two models row by row.
 """
 
 from __future__ import annotations
