@@ -30,6 +30,7 @@ from ftrag.cli import arg
 from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_key, reading_scores
 from ftrag.env import seed_everything
 from ftrag.lm import generate, load_model, prompt_for
+from ftrag.lm.generation import prompt_ids
 from ftrag.retrieval.rag import answer_with_passages, context_length
 from ftrag.tasks.facts import fact_set, rag_passages, reading_passages
 
@@ -38,21 +39,22 @@ MAX_NEW_TOKENS = 32
 N_LONG = 8  # questions read with most of World B in the context (each prompt ~8k tokens: ~40 s on 2 cores)
 
 
-def _prompt_ids(tokenizer, prompt: str) -> int:
-    return len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
+def _length(tokenizer, prompt: str) -> int:
+    """A prompt's length in tokens, as generation counts them."""
+    return len(prompt_ids(tokenizer, prompt))
 
 
 def long_contexts(docs, rows, tokenizer, window: int, seed: int = 0) -> list[list[str]]:
     """For each row, its gold document and as many other World B documents (in a seeded random order) as fit
     ``window`` minus room for the answer, shuffled with the gold one among them."""
-    sizes = {d["doc_id"]: _prompt_ids(tokenizer, "Passage: " + d["text"] + "\n") for d in docs}
+    sizes = {d["doc_id"]: _length(tokenizer, "Passage: " + d["text"] + "\n") for d in docs}
     out = []
     for row in rows:
         rng = random.Random(f"{seed}:{row['id']}")
         gold = next(d for d in docs if d["doc_id"] == row["doc_id"])
         others = [d for d in docs if d["doc_id"] != row["doc_id"]]
         rng.shuffle(others)
-        used = _prompt_ids(tokenizer, prompt_for(tokenizer, row["question"], [gold["text"]]))
+        used = _length(tokenizer, prompt_for(tokenizer, row["question"], [gold["text"]]))
         kept = [gold]
         for doc in others:  # estimated by each passage's own tokens, then checked on the whole prompt below
             if used + sizes[doc["doc_id"]] > window - MAX_NEW_TOKENS:
@@ -61,7 +63,7 @@ def long_contexts(docs, rows, tokenizer, window: int, seed: int = 0) -> list[lis
             used += sizes[doc["doc_id"]]
         rng.shuffle(kept)
         texts = [d["text"] for d in kept]
-        while _prompt_ids(tokenizer, prompt_for(tokenizer, row["question"], texts)) > window - MAX_NEW_TOKENS:
+        while _length(tokenizer, prompt_for(tokenizer, row["question"], texts)) > window - MAX_NEW_TOKENS:
             texts.remove(next(t for t in reversed(texts) if t != gold["text"]))
         out.append(texts)
     return out
@@ -108,7 +110,7 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", n_quest
                                                batch_size=4 if name == "long_context" else 32)
         seconds = time.perf_counter() - t0
         row = {**reading_scores(predictions, ans, seconds), "ms_per_query": round(1000 * seconds / len(ans), 1),
-               "prompt_tokens": sum(_prompt_ids(tokenizer, p) for p in prompts) / len(prompts), "n": len(ans)}
+               "prompt_tokens": sum(_length(tokenizer, p) for p in prompts) / len(prompts), "n": len(ans)}
         if passages is not None:
             row["passages_per_prompt"] = sum(map(len, passages)) / len(passages)
         run.rows.add(name, row)

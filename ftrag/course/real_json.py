@@ -71,8 +71,7 @@ def trl_lora(model_name: str, train_rows, *, steps: int, batch_size: int, lr: fl
 
     model, tokenizer = load_model(model_name, device="cpu")
     conversations = Dataset.from_list([
-        {"prompt": [{"role": "system", "content": jt.JSON_INSTRUCTION},
-                    {"role": "user", "content": jt.task_prompt(row["text"]).removesuffix("Answer:").rstrip()}],
+        {"prompt": jt.chat_messages(row["text"]),
          "completion": [{"role": "assistant", "content": jt.serialize(row["target"])}]} for row in train_rows])
     with tempfile.TemporaryDirectory() as scratch:
         config = SFTConfig(output_dir=scratch, max_steps=steps, per_device_train_batch_size=batch_size,

@@ -50,6 +50,12 @@ def uses_chat(tokenizer) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
+def prompt_ids(tokenizer, prompt: str) -> list[int]:
+    """A prompt's token ids as generation sees them: a chat template has written its special tokens already, the
+    course's lines get the tokenizer's own (``verbose=False``: no warning for a prompt past the context)."""
+    return tokenizer(prompt, add_special_tokens=not uses_chat(tokenizer), verbose=False)["input_ids"]
+
+
 def prompt_for(tokenizer, question: str, passages: Sequence[str] = ()) -> str:
     """The prompt in the model's own format: the course's ``Passage:/Question:/Answer:`` lines (``format_prompt``),
     or, for an instruct model, the same passages and question as a chat turn (its template, ready for the answer)."""

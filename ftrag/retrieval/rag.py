@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ftrag.lm import continuation_nll, format_prompt, generate, pad_id_of, prompt_for
-from ftrag.lm.generation import uses_chat
+from ftrag.lm.generation import prompt_ids
 from ftrag.retrieval import Chunk, check_k, check_queries
 
 KINDS = ("lexical", "paraphrased")
@@ -164,12 +164,8 @@ def build_prompt(tokenizer, question: str, passages: Sequence[str], *, max_token
         raise ValueError(f"need reserve >= 0 and max_tokens > reserve, got max_tokens={max_tokens}, "
                          f"reserve={reserve}")
 
-    special = not uses_chat(tokenizer)  # a chat template writes its own special tokens
-
     def length(kept: list[str]) -> int:
-        prompt = prompt_for(tokenizer, question, kept[::-1] if best_last else kept)
-        # verbose=False: no warning past the model's context
-        return len(tokenizer(prompt, verbose=False, add_special_tokens=special)["input_ids"])
+        return len(prompt_ids(tokenizer, prompt_for(tokenizer, question, kept[::-1] if best_last else kept)))
 
     kept: list[str] = []
     if length(kept) > budget:

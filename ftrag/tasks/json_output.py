@@ -17,7 +17,7 @@ import torch
 
 from ftrag.files import read_jsonl
 from ftrag.lm import format_prompt, generate
-from ftrag.lm.generation import uses_chat
+from ftrag.lm.generation import prompt_ids, uses_chat
 from ftrag.lm.scoring import pad_id_of, token_nll
 from ftrag.paths import data_path
 from ftrag.train.loop import IGNORE_INDEX
@@ -101,27 +101,27 @@ def few_shot_prompt(notice: str, shots: Sequence[dict], tokenizer=None) -> str:
     if isinstance(shots, dict):
         raise ValueError("shots must be a list of rows; for one example pass [row]")
     if tokenizer is not None and uses_chat(tokenizer):
-        def user(text):
-            return task_prompt(text).removesuffix("Answer:").rstrip()
-
-        messages = [{"role": "system", "content": JSON_INSTRUCTION}]
-        for row in shots:
-            messages += [{"role": "user", "content": user(row["text"])},
-                         {"role": "assistant", "content": serialize(row["target"])}]
-        messages.append({"role": "user", "content": user(notice)})
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return tokenizer.apply_chat_template(chat_messages(notice, shots), tokenize=False, add_generation_prompt=True)
     blocks = [f"{task_prompt(row['text'])} {serialize(row['target'])}" for row in shots]
     return "\n\n".join([*blocks, task_prompt(notice)])
 
 
-def _prompt_ids(tokenizer, prompt: str) -> list[int]:
-    """A prompt's token ids as generation sees them (a chat template has written its special tokens already)."""
-    return tokenizer(prompt, add_special_tokens=not uses_chat(tokenizer))["input_ids"]
+def chat_messages(notice: str, shots: Sequence[dict] = ()) -> list[dict]:
+    """The conversation an instruct model is given: a system turn (``JSON_INSTRUCTION``), each solved example as a
+    user turn and the assistant's JSON, then the notice's user turn (the course's lines without ``Answer:``)."""
+    def user(text):
+        return task_prompt(text).removesuffix("Answer:").rstrip()
+
+    messages = [{"role": "system", "content": JSON_INSTRUCTION}]
+    for row in shots:
+        messages += [{"role": "user", "content": user(row["text"])},
+                     {"role": "assistant", "content": serialize(row["target"])}]
+    return [*messages, {"role": "user", "content": user(notice)}]
 
 
 def check_fits(tokenizer, prompts: Sequence[str], max_new_tokens: int, context: int) -> int:
     """Raise if the longest prompt plus ``max_new_tokens`` exceeds the model's context; return that length."""
-    longest = max(len(_prompt_ids(tokenizer, p)) for p in prompts)
+    longest = max(len(prompt_ids(tokenizer, p)) for p in prompts)
     if longest + max_new_tokens > context:
         raise ValueError(f"the longest prompt has {longest} tokens; with {max_new_tokens} new tokens it exceeds the "
                          f"model's context of {context}: use fewer or shorter examples, or fewer new tokens")
@@ -143,13 +143,13 @@ def sft_example(tokenizer, notice: str, target: dict, *, schema: dict | None = N
     if tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no EOS token; the model could never learn to stop after the JSON")
     chat = uses_chat(tokenizer)
-    prompt_ids = _prompt_ids(tokenizer, task_prompt(notice, tokenizer))
+    prompt_tokens = prompt_ids(tokenizer, task_prompt(notice, tokenizer))
     answer_ids = tokenizer(("" if chat else " ") + serialize(target, schema), add_special_tokens=False)["input_ids"]
     answer_ids = answer_ids + [tokenizer.eos_token_id]  # learn to stop: generate() cuts at EOS
-    ids = prompt_ids + answer_ids
+    ids = prompt_tokens + answer_ids
     if len(ids) > max_length:
         raise ValueError(f"example is {len(ids)} tokens, over max_length={max_length}; shorten the notice")
-    return {"input_ids": ids, "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
+    return {"input_ids": ids, "labels": [IGNORE_INDEX] * len(prompt_tokens) + answer_ids}
 
 
 def sft_dataset(tokenizer, rows: Sequence[dict], **kw) -> list[dict[str, list[int]]]:
