@@ -212,9 +212,10 @@ print(f"\n--- the JSON task ---\n{pair['text']}\n{json.dumps(pair['target'])}")
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 60 greedy answers may move by one answer on another CPU
+from ftrag.claims import claim
 from ftrag.lm import answer_questions, exact_match, load_model
 
-model, tokenizer = load_model()  # the course model, data/models/course-lm
+model, tokenizer = load_model()  # the course model, data/models/course-lm (or the model $FTRAG_MODEL names)
 rc = [r for r in read_jsonl("world_a", "rc_test.jsonl")][:60]  # people never seen in pretraining
 qa = read_jsonl("knowledge", "qa.jsonl")[:60]
 read = answer_questions(model, tokenizer, [r["question"] for r in rc], [[r["passages"][r["gold"]]] for r in rc])
@@ -228,9 +229,9 @@ em_closed = exact_match(closed, [q["answer"] for q in qa])
 print(f"EM reading World A passages: {em_read:.2f}   EM on World B closed-book: {em_closed:.2f}")
 
 # %%
-assert em_read >= 0.8, f"the course model should read World A passages well (EM {em_read:.2f})"
-assert em_closed <= 0.05, f"the course model cannot know World B facts closed-book (EM {em_closed:.2f})"
-print("the model reads what is in its context, and does not know what it never saw")
+# asserted on the course model; on another model ($FTRAG_MODEL) each line says whether it held
+claim(model, em_read >= 0.8, f"the model reads World A passages well (EM {em_read:.2f} >= 0.8)")
+claim(model, em_closed <= 0.05, f"it cannot know World B facts closed-book (EM {em_closed:.2f} <= 0.05)")
 
 # %% [markdown]
 # ## 5. Running the course on Colab with a real model

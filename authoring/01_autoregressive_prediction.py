@@ -34,18 +34,26 @@ MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a loc
 SEED = 0  # every random draw starts from this seed
 MINI_STEPS = 300  # steps of the live mini-pretraining run in section 6 (about a minute on a laptop CPU)
 MINI_BATCH = 16  # examples per step of that run
+N_TEXTS = 100  # texts of each kind whose perplexity section 4 measures
+N_QUESTIONS = 100  # World B questions of section 5 (closed-book and with their document)
 REAL_TEXTS = 30  # texts of each kind that section 8 scores with the real model (about 30 s on a laptop CPU)
+# Another model ($FTRAG_MODEL=smollm2: 135M parameters, ~30x the course model's time per token on a CPU) uses these
+# smaller samples instead, so that the lesson still runs in minutes on 2 cores; its claims are reported, not asserted
+OTHER_MODEL = {"N_TEXTS": 30, "N_QUESTIONS": 30, "MINI_STEPS": 60}
 
 # %%
 import torch
 import torch.nn.functional as F
 
 from ftrag import seed_everything
-from ftrag.claims import claim
+from ftrag.claims import claim, is_course_model
 from ftrag.lm import load_model
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
+if not is_course_model(model):
+    N_TEXTS, N_QUESTIONS, MINI_STEPS = (OTHER_MODEL[k] for k in ("N_TEXTS", "N_QUESTIONS", "MINI_STEPS"))
+    print(f"{model.name_or_path}: the parameters cell's smaller samples, {OTHER_MODEL}")
 print(f"{type(model).__name__}: {sum(p.numel() for p in model.parameters()):,} parameters, "
       f"{model.config.num_hidden_layers} layers, vocabulary of {len(tokenizer):,} tokens")
 
@@ -237,7 +245,8 @@ nll = F.cross_entropy(logits[0, :-1], ids[0, 1:])  # position t predicts token t
 ppl_by_hand = nll.exp().item()
 ppl_helper = perplexity(model, tokenizer, [heldout[0]])
 print(f"by hand {ppl_by_hand:.4f}   helper {ppl_helper:.4f}")
-assert abs(ppl_by_hand - ppl_helper) < 1e-4, "the hand computation and the helper must agree"
+# batched float32 sums differ in the last digits (4e-5 of the value on the course model, 1e-4 on SmolLM2)
+assert abs(ppl_by_hand - ppl_helper) <= 1e-3 * ppl_by_hand, "the hand computation and the helper must agree"
 
 # %% [markdown]
 # Now the same measurement on three kinds of text the model meets in this course: held-out World A text (its
@@ -247,9 +256,9 @@ assert abs(ppl_by_hand - ppl_helper) < 1e-4, "the hand computation and the helpe
 import json
 
 texts = {
-    "World A (held out)": heldout[:100],
-    "company dialect": read_examples("dialect", "test.txt")[:100],
-    "JSON objects": [json.dumps(row["target"]) for row in read_jsonl("json_task", "test.jsonl")[:100]],
+    "World A (held out)": heldout[:N_TEXTS],
+    "company dialect": read_examples("dialect", "test.txt")[:N_TEXTS],
+    "JSON objects": [json.dumps(row["target"]) for row in read_jsonl("json_task", "test.jsonl")[:N_TEXTS]],
 }
 ppl = {name: perplexity(model, tokenizer, batch) for name, batch in texts.items()}
 for name, value in ppl.items():
@@ -284,10 +293,14 @@ claim(model, min(ppl["company dialect"], ppl["JSON objects"]) > vocabulary,
 
 # %%
 # NBVAL_TOLERANCE 0.02: rates over 100 greedy answers may move by two answers on another CPU
-from ftrag.lm import answer_questions, exact_match
+from ftrag.lm import answer_questions, contains_answer, exact_match
+
+# The course model answers in a few words: exact match. An instruct model ($FTRAG_MODEL) answers in sentences: the
+# share of its replies that contain the answer.
+score, metric = (exact_match, "exact match") if is_course_model(model) else (contains_answer, "answer contained")
 
 famous = read_jsonl("world_a", "closed_book.jsonl")
-company = [q for q in read_jsonl("knowledge", "qa.jsonl") if q["kind"] == "lexical"][:100]
+company = [q for q in read_jsonl("knowledge", "qa.jsonl") if q["kind"] == "lexical"][:N_QUESTIONS]
 docs = {d["doc_id"]: d["text"] for d in read_jsonl("knowledge", "docs.jsonl")}
 
 world_a_closed = answer_questions(model, tokenizer, [q["question"] for q in famous])
@@ -298,19 +311,19 @@ for q, pred in list(zip(famous, world_a_closed, strict=True))[:2]:
     print(f"World A, closed-book     | {q['question']:<50} gold {q['answer']!r:<14} model {pred!r}")
 # Two questions the model gets right with the document, and one it still gets wrong (the first of each).
 triples = list(zip(company, world_b_closed, world_b_context, strict=True))
-right = [t for t in triples if exact_match([t[2]], [t[0]["answer"]]) == 1.0][:2]
-wrong = [t for t in triples if exact_match([t[2]], [t[0]["answer"]]) == 0.0]
+right = [t for t in triples if score([t[2]], [t[0]["answer"]]) == 1.0][:2]
+wrong = [t for t in triples if score([t[2]], [t[0]["answer"]]) == 0.0]
 for q, closed, ctx in right + wrong[:1]:
     print(f"World B, closed-book     | {q['question']:<50} gold {q['answer']!r:<14} model {closed!r}")
     print(f"World B, doc in context  | {q['question']:<50} gold {q['answer']!r:<14} model {ctx!r}")
 kinds = collections.Counter(q["answer_type"] for q, _, _ in wrong)
 print(f"the {len(wrong)} wrong with the document, by kind of answer: {dict(kinds)}; the first four:",
       "; ".join(f"{q['answer']!r} -> {ctx!r}" for q, _, ctx in wrong[:4]))
-em = {"World A facts, closed-book": exact_match(world_a_closed, [q["answer"] for q in famous]),
-      "World B facts, closed-book": exact_match(world_b_closed, [q["answer"] for q in company]),
-      "World B facts, document in context": exact_match(world_b_context, [q["answer"] for q in company])}
+em = {"World A facts, closed-book": score(world_a_closed, [q["answer"] for q in famous]),
+      "World B facts, closed-book": score(world_b_closed, [q["answer"] for q in company]),
+      "World B facts, document in context": score(world_b_context, [q["answer"] for q in company])}
 for name, value in em.items():
-    print(f"{name:<36} exact match {value:.2f}")
+    print(f"{name:<36} {metric} {value:.2f}")
 
 # %%
 claim(model, em["World B facts, closed-book"] <= 0.05, "the model cannot state World B facts from its weights")
@@ -423,9 +436,12 @@ plt.show()
 
 # %%
 # NBVAL_TOLERANCE 0.01: probabilities and ratios of a second model's float32 forward passes, on another CPU
+course_model, course_tokenizer = model, tokenizer
+if not is_course_model(model):  # $FTRAG_MODEL chose another model for this run: the course model beside SmolLM2
+    course_model, course_tokenizer = load_model("course-lm", device="cpu")
 real_model, real_tokenizer = load_model("smollm2", device="cpu")
 sample = {name: batch[:REAL_TEXTS] for name, batch in texts.items()}
-both = {name: (perplexity(model, tokenizer, batch), perplexity(real_model, real_tokenizer, batch))
+both = {name: (perplexity(course_model, course_tokenizer, batch), perplexity(real_model, real_tokenizer, batch))
         for name, batch in sample.items()}
 home = both["World A (held out)"]
 print(f"the first {REAL_TEXTS} texts of each kind: perplexity (and as a multiple of the model's own World A)")
@@ -437,8 +453,11 @@ with torch.no_grad():
     real_probs = torch.softmax(real_model(**enc).logits[0, -1], dim=-1)
 real_top = torch.topk(real_probs, 5)
 print(f"\nafter {story!r}:")
-print("  course model:", [(tokenizer.decode([i]), round(p, 3)) for i, p in zip(top.indices[:5].tolist(),
-                                                                               top.values[:5].tolist(), strict=True)])
+with torch.no_grad():
+    course_top = torch.topk(torch.softmax(course_model(**course_tokenizer(story, return_tensors="pt")).logits[0, -1],
+                                          dim=-1), 5)
+print("  course model:", [(course_tokenizer.decode([i]), round(p, 3))
+                          for i, p in zip(course_top.indices.tolist(), course_top.values.tolist(), strict=True)])
 print("  SmolLM2:     ", [(real_tokenizer.decode([i]), round(p, 3)) for i, p in zip(real_top.indices.tolist(),
                                                                                    real_top.values.tolist(),
                                                                                    strict=True)])
@@ -456,7 +475,7 @@ del real_model  # 540 MB in float32: free it before the end
 #
 # **Measured here, on the course model:**
 # - the hand-written greedy loop produces exactly what `model.generate` produces;
-# - perplexity computed by hand equals the helper's (difference below 1e-4);
+# - perplexity computed by hand equals the helper's (to 0.1%; the difference is below 1e-4 here);
 # - perplexity on the company dialect and on JSON is several times World A's (table above): the model is at home only
 #   in the world it was trained on;
 # - World B facts are not in the weights (closed-book exact match near 0) but are answerable once their document is

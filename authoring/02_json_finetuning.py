@@ -48,12 +48,17 @@ CONTROL_ADAPTER = "json-control"  # shipped control: the same task plus a random
 FULL_MODEL = "json-full"  # shipped full fine-tune (data/models/json-full: every weight trained)
 N_LEARN = 50  # test notices whose answer tokens section 4.5 scores one by one
 COST_STEPS = 3  # steps of each method in a fresh process, for section 6's time and memory
-ADAPTER_STEPS = 1600  # steps to train when no shipped adapter applies (another model)
+ADAPTER_STEPS = 30  # LoRA steps trained when no shipped adapter applies (another model: real_json's short recipe)
 LIVE_STEPS = 20  # steps of the short live runs (LoRA, QLoRA, full fine-tuning) that show the loss falling
+LIVE_BATCH = 8  # notices per step of those runs
 RANK = 8  # LoRA rank of the live runs (the shipped adapters' rank is in their training record)
 N_TEST = 200  # test notices scored (all of them)
+# Another model ($FTRAG_MODEL=smollm2: 135M parameters, ~30x the course model's time per token on a CPU) uses these
+# smaller samples instead, so that the lesson still runs in minutes on 2 cores; its claims are reported, not asserted
+OTHER_MODEL = {"N_TEST": 20, "N_LEARN": 10, "LIVE_STEPS": 8, "LIVE_BATCH": 4, "COST_STEPS": 1}
 
 # %%
+import gc
 import tempfile
 import warnings
 
@@ -72,6 +77,10 @@ from ftrag.tasks import json_output as jt
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
+if not is_course_model(model):
+    N_TEST, N_LEARN, LIVE_STEPS, LIVE_BATCH, COST_STEPS = (
+        OTHER_MODEL[k] for k in ("N_TEST", "N_LEARN", "LIVE_STEPS", "LIVE_BATCH", "COST_STEPS"))
+    print(f"{model.name_or_path}: the parameters cell's smaller samples, {OTHER_MODEL}")
 schema = jt.load_schema()
 train_rows, test_rows = jt.load_split("train"), jt.load_split("test")[:N_TEST]
 notices, targets = [r["text"] for r in test_rows], [r["target"] for r in test_rows]
@@ -249,18 +258,21 @@ dead = ft.untrained_token_ids(model, tokenizer)
 rows_to_train = ft.tokens_to_train(model, tokenizer, sft)
 print(f"{len(dead)} of {len(tokenizer)} tokens share the direction of the never-seen '{{' row, e.g. "
       f"{tokenizer.batch_decode([[i] for i in dead[:12]])}")
-rows = model.get_output_embeddings().weight.detach()
-dead_set = set(dead)
-trained = torch.tensor([i for i in range(len(rows)) if i not in dead_set])
-trained = trained[torch.randperm(len(trained), generator=torch.Generator().manual_seed(SEED))[:len(dead)]]
-for name, ids in (("unseen", torch.tensor(dead)), ("trained (a sample as large)", trained)):
-    unit = torch.nn.functional.normalize(rows[ids], dim=1)
-    cosine = (unit @ unit.T)[~torch.eye(len(ids), dtype=torch.bool)].mean()
-    print(f"{name:>27} rows: mean cosine {cosine:.3f}, mean distance {torch.cdist(rows[ids], rows[ids]).mean():.2f}, "
-          f"mean length {rows[ids].norm(dim=1).mean():.2f}")
-single = sum(len(t) == 1 for t in tokenizer.convert_ids_to_tokens(dead))
-print(f"of the unseen: {single} single bytes World A never contains, {len(dead) - single} merges that tokenization "
-      f"almost always merges further (e.g. {tokenizer.convert_ids_to_tokens(dead[-3:])})")
+if dead:
+    rows = model.get_output_embeddings().weight.detach()
+    dead_set = set(dead)
+    trained = torch.tensor([i for i in range(len(rows)) if i not in dead_set])
+    trained = trained[torch.randperm(len(trained), generator=torch.Generator().manual_seed(SEED))[:len(dead)]]
+    for name, ids in (("unseen", torch.tensor(dead)), ("trained (a sample as large)", trained)):
+        unit = torch.nn.functional.normalize(rows[ids], dim=1)
+        cosine = (unit @ unit.T)[~torch.eye(len(ids), dtype=torch.bool)].mean()
+        print(f"{name:>27} rows: mean cosine {cosine:.3f}, mean distance "
+              f"{torch.cdist(rows[ids], rows[ids]).mean():.2f}, mean length {rows[ids].norm(dim=1).mean():.2f}")
+    single = sum(len(t) == 1 for t in tokenizer.convert_ids_to_tokens(dead))
+    print(f"of the unseen: {single} single bytes World A never contains, {len(dead) - single} merges that "
+          f"tokenization almost always merges further (e.g. {tokenizer.convert_ids_to_tokens(dead[-3:])})")
+else:  # a web-trained model has predicted '{' countless times: its row is like any other
+    print("no cluster of untrained rows: this model was trained to predict every token the answers use")
 print(f"the answers use {len(rows_to_train)} of them: {tokenizer.batch_decode([[i] for i in rows_to_train])}")
 print(f"one SFT example: {len(sft[0]['input_ids'])} tokens, "
       f"{sum(label != -100 for label in sft[0]['labels'])} of them trained on (the answer; the prompt is masked)")
@@ -282,7 +294,7 @@ def brief(result):
             f"{100 * result.trainable_share:.2f}% of the parameters trained")
 
 
-config = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=4e-3, warmup_steps=5, seed=SEED)
+config = ft.TrainConfig(steps=LIVE_STEPS, batch_size=LIVE_BATCH, lr=4e-3, warmup_steps=5, seed=SEED)
 live = {"LoRA": ft.train(lora, sft, config, pad_id=tokenizer.pad_token_id)}
 print(brief(live["LoRA"]))
 
@@ -299,10 +311,12 @@ def trained_lora(name, steps=ADAPTER_STEPS):
     base = load_model(MODEL_NAME, device=get_device() if not is_course_model(model) else "cpu")[0]
     if name and is_course_model(model):
         return ft.load_adapter(base, name)
+    # real_json's recipe (python -m ftrag.course.real_json): batch 8, lr 1e-3, 3 warm-up steps, no token rows
     peft_model = ft.lora_model(base, RANK, token_ids=rows_to_train, reinit_tokens=True, seed=SEED)
-    result = ft.train(peft_model, sft, ft.TrainConfig(steps=steps, batch_size=16, lr=2e-4, warmup_steps=50),
-                      pad_id=tokenizer.pad_token_id)
-    return peft_model, {"command": "trained in this notebook", "train_seconds": result.seconds}
+    result = ft.train(peft_model, sft, ft.TrainConfig(steps=steps, batch_size=8, lr=1e-3, warmup_steps=3,
+                                                      seed=SEED), pad_id=tokenizer.pad_token_id)
+    return peft_model, {"command": f"trained in this notebook, {steps} steps", "train_seconds": result.seconds,
+                        "config": {"steps": steps}}
 
 
 adapted, record = trained_lora(LORA_ADAPTER)
@@ -312,6 +326,7 @@ results["LoRA"] = jt.score(outputs["LoRA"], targets)
 # A loaded adapter has no parameter marked trainable: count the adapter's own (the live run: the same count)
 assert ft.adapter_parameters(lora) == ft.count_parameters(lora)[0]
 lora_share = ft.adapter_parameters(adapted) / ft.count_parameters(adapted)[1]
+del lora  # the live run's copy of the model is not needed again (a real model's copy takes 540 MB)
 print(outputs["LoRA"][0])
 print({k: round(v, 3) for k, v in results["LoRA"]["per_field"].items()})
 
@@ -482,6 +497,7 @@ reached_fixed, n = ft.check_gradients_reach(pitfall, sft[0], tokenizer.pad_token
 print(f"after enable_input_require_grads():                 {reached_fixed} of {n}")
 ft.checkpointing(pitfall, False)
 assert reached == 0 and reached_fixed == n
+del q_base, pitfall  # done with this copy
 
 # %% [markdown]
 # Now a short QLoRA run the right way (`ft.qlora_model`: 4-bit base, prepared for training, LoRA and token rows,
@@ -499,11 +515,13 @@ assert reached == 0 and reached_fixed == n
 
 # %%
 qlora, _ = ft.qlora_model(MODEL_NAME, RANK, device="cpu", token_ids=rows_to_train, reinit_tokens=True, seed=SEED)
-qconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=4e-3, warmup_steps=5, seed=SEED,
+qconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=LIVE_BATCH, lr=4e-3, warmup_steps=5, seed=SEED,
                          gradient_checkpointing=True)
 live["QLoRA"] = ft.train(qlora, sft, qconfig, pad_id=tokenizer.pad_token_id)
 print(brief(live["QLoRA"]))
-assert sum(live["QLoRA"].losses[-5:]) / 5 < live["QLoRA"].losses[0] - 2, "the QLoRA loss must fall"
+falls = sum(live["QLoRA"].losses[-5:]) / 5 < live["QLoRA"].losses[0] / 2
+claim(model, falls, f"the QLoRA loss falls below half its first value in {LIVE_STEPS} steps (last five steps' mean)")
+del qlora
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
@@ -587,9 +605,10 @@ display_steps
 # learning rate: every weight moves).
 
 # %%
+gc.collect()  # the copies deleted above hold cycles (peft's wrappers): free them before the largest run
 full = load_model(MODEL_NAME, device="cpu")[0]
 full.requires_grad_(True)
-fconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=8, lr=1e-3, warmup_steps=5, seed=SEED)
+fconfig = ft.TrainConfig(steps=LIVE_STEPS, batch_size=LIVE_BATCH, lr=1e-3, warmup_steps=5, seed=SEED)
 live["full fine-tuning"] = ft.train(full, sft, fconfig, pad_id=tokenizer.pad_token_id)
 print(brief(live["full fine-tuning"]))
 
@@ -598,12 +617,13 @@ fig, ax = plt.subplots(figsize=(7, 3.2))
 for name, result in live.items():
     ax.plot(result.losses, label=f"{name} ({100 * result.trainable_share:.1f}% trained)")
 ax.set(xlabel="step", ylabel="loss (nats per answer token)", yscale="log",
-       title=f"the same {LIVE_STEPS} steps of 8 notices")
+       title=f"the same {LIVE_STEPS} steps of {LIVE_BATCH} notices")
 ax.legend()
 plt.tight_layout()
 plt.show()
 costs = pd.DataFrame({name: {"trainable": r.trainable, "share %": 100 * r.trainable_share,
                              "first loss": r.losses[0], "last loss": r.final_loss} for name, r in live.items()}).T
+del full
 costs.round(3)
 
 # %% [markdown]
@@ -685,9 +705,11 @@ assert merged_out == outputs["LoRA"][:20]
 # %% [markdown]
 # ## 8. The same cells on a GPU with a real model
 #
-# On Colab with a GPU, set `MODEL_NAME = "HuggingFaceTB/SmolLM2-135M"` in the parameters and run all: every cell
-# above runs on it unchanged (the shipped adapters are skipped and `ADAPTER_STEPS` of LoRA are trained instead). The
-# cell below is the GPU path of QLoRA: 4-bit base on CUDA with bf16 compute. Here, without a GPU, it only says so.
+# Every cell above also runs on another model: `FTRAG_MODEL=smollm2` (the real model the course installs, on the CPU)
+# or a hub id on Colab. It then uses the parameters cell's `OTHER_MODEL` samples, skips the shipped adapters (they
+# fit only the course model) and trains `ADAPTER_STEPS` of LoRA with `python -m ftrag.course.real_json`'s recipe
+# instead, and reports each claim instead of asserting it (the README lists its run time and memory). The cell
+# below is the GPU path of QLoRA: 4-bit base on CUDA with bf16 compute. Here, without a GPU, it only says so.
 
 # %%
 # NBVAL_SKIP

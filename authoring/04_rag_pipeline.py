@@ -42,6 +42,12 @@ SEED = 0  # every random draw starts from this seed
 N_SUBSET = 200  # questions for the slower experiments (reranking, dilution, position); the headline uses all
 N_HARD = 80  # questions of each hard kind answered end to end in section 8 (retrieval is scored on all 164)
 ANN_SENTENCES = 6_000  # World A sentences indexed to measure approximate search (section 3); about 3 ms each to embed
+N_READ = None  # questions answered end to end in section 7 (None: all 1,488)
+ANSWER_TOKENS = 16  # new tokens the reader may write (the course model answers in a few words)
+# Another model ($FTRAG_MODEL=smollm2: 135M parameters, ~30x the course model's time per token on a CPU) reads these
+# smaller samples instead, so that the lesson still runs in minutes on 2 cores (retrieval is still scored on every
+# question); its claims are reported, not asserted. Its full measurement is `python -m ftrag.course.real_rag`.
+OTHER_MODEL = {"N_SUBSET": 20, "N_HARD": 6, "N_READ": 40, "ANSWER_TOKENS": 32}  # an instruct model writes sentences
 
 # %%
 import json
@@ -56,9 +62,9 @@ import numpy as np
 import pandas as pd
 
 from ftrag import retrieval, seed_everything
-from ftrag.claims import claim
+from ftrag.claims import claim, is_course_model
 from ftrag.files import read_examples, read_jsonl
-from ftrag.lm import exact_match, format_prompt, generate, load_model
+from ftrag.lm import contains_answer, exact_match, generate, load_model, prompt_for
 from ftrag.results import save_results
 from ftrag.retrieval import rag
 
@@ -66,6 +72,15 @@ seed_everything(SEED)
 docs = read_jsonl("knowledge", "docs.jsonl")
 qa = read_jsonl("knowledge", "qa.jsonl")
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
+# The reading score: exact match for the course model, which answers in a few words; for an instruct model, which
+# answers in sentences, whether its reply contains the answer (as the real model's record in section 12 scores it)
+read_score = exact_match
+if not is_course_model(model):
+    N_SUBSET, N_HARD, N_READ, ANSWER_TOKENS = (OTHER_MODEL[k] for k in ("N_SUBSET", "N_HARD", "N_READ",
+                                                                        "ANSWER_TOKENS"))
+    read_score = contains_answer
+    print(f"{model.name_or_path}: the parameters cell's smaller samples, {OTHER_MODEL}; reading scored by "
+          "containment")
 questions, answers = [q["question"] for q in qa], [q["answer"] for q in qa]
 gold_docs = [q["doc_id"] for q in qa]
 subset = random.Random(SEED).sample(range(len(qa)), N_SUBSET)  # one fixed sample for the slower experiments
@@ -372,31 +387,35 @@ print(prompt)
 print(f"--- {n_kept} passages kept, {len(tokenizer(prompt)['input_ids'])} tokens")
 
 # %% [markdown]
-# Now the whole pipeline on **all** questions, with its two bounds:
+# Now the whole pipeline on **all** questions (`N_READ`), with its two bounds:
 # - **closed-book**: no passage (what the weights know about World B);
 # - **oracle passage**: the gold document itself (the reader's ceiling: what RAG reaches if retrieval is perfect).
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 by_id = {d["doc_id"]: d["text"] for d in docs}
-kinds = np.array([q["kind"] for q in qa])
+read = list(range(len(qa))) if N_READ is None else subset[:N_READ]
+read_questions, read_answers = [questions[i] for i in read], [answers[i] for i in read]
+kinds = np.array([qa[i]["kind"] for i in read])
 
 
 def em_by_kind(predictions):
-    out = {"all": exact_match(predictions, answers)}
+    out = {"all": read_score(predictions, read_answers)}
     for kind in ("lexical", "paraphrased"):
         idx = np.flatnonzero(kinds == kind)
-        out[kind] = exact_match([predictions[i] for i in idx], [answers[i] for i in idx])
+        out[kind] = read_score([predictions[i] for i in idx], [read_answers[i] for i in idx])
     return out
 
 
 pipelines = {}
-pipelines["closed-book"] = em_by_kind(generate(model, tokenizer, [format_prompt(q) for q in questions]))
-pipelines["oracle passage"] = em_by_kind(rag.answer_with_passages(model, tokenizer, questions,
-                                                                  [[by_id[g]] for g in gold_docs]))
+pipelines["closed-book"] = em_by_kind(generate(model, tokenizer, [prompt_for(tokenizer, q) for q in read_questions],
+                                                max_new_tokens=ANSWER_TOKENS))
+pipelines["oracle passage"] = em_by_kind(rag.answer_with_passages(model, tokenizer, read_questions,
+                                                                  [[by_id[gold_docs[i]]] for i in read],
+                                                                  max_new_tokens=ANSWER_TOKENS))
 start = time.perf_counter()
-best = rag.RAG(bm25, model, tokenizer, k=1)
-rag_answers = best.answer(questions)
+best = rag.RAG(bm25, model, tokenizer, k=1, max_new_tokens=ANSWER_TOKENS)
+rag_answers = best.answer(read_questions)
 rag_seconds = time.perf_counter() - start
 pipelines["RAG: BM25, top 1 document"] = em_by_kind(rag_answers)
 pd.DataFrame(pipelines).T[["lexical", "paraphrased", "all"]].round(3)
@@ -404,13 +423,13 @@ pd.DataFrame(pipelines).T[["lexical", "paraphrased", "all"]].round(3)
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 e2e, closed, oracle = (pipelines[k]["all"] for k in ("RAG: BM25, top 1 document", "closed-book", "oracle passage"))
-print(f"{len(questions)} questions answered by RAG in {rag_seconds:.1f} s")
+print(f"{len(read_questions)} questions answered by RAG in {rag_seconds:.1f} s")
 claim(model, e2e >= 0.80 and e2e >= closed + 0.6,
       f"end-to-end EM {e2e:.3f} >= 0.80 and >= closed-book ({closed:.3f}) + 0.6")
 claim(model, oracle >= e2e, f"oracle-passage EM {oracle:.3f} >= end-to-end EM {e2e:.3f}")
-wrong = [i for i, a in enumerate(rag_answers) if exact_match([a], [answers[i]]) == 0][:3]
+wrong = [i for i, a in enumerate(rag_answers) if read_score([a], [read_answers[i]]) == 0][:3]
 for i in wrong:
-    print(f"miss: {questions[i]!r} -> {rag_answers[i]!r} (gold {answers[i]!r})")
+    print(f"miss: {read_questions[i]!r} -> {rag_answers[i]!r} (gold {read_answers[i]!r})")
 
 # %% [markdown]
 # Retrieval is nearly perfect, so end-to-end EM sits just under the oracle: what is left is **reading**. The
@@ -509,23 +528,25 @@ s_kinds = hard_kinds[sample]
 
 
 def em_by_hard_kind(predictions):
-    return {kind: exact_match([p for p, k in zip(predictions, s_kinds, strict=True) if k == kind],
+    return {kind: read_score([p for p, k in zip(predictions, s_kinds, strict=True) if k == kind],
                               [a for a, k in zip(s_answers, s_kinds, strict=True) if k == kind])
             for kind in HARD_KINDS}
 
 
 gold_passages = [[by_id[hard[i]["bridge_doc_id"]], by_id[hard[i]["doc_id"]]] if "bridge_doc_id" in hard[i]
                  else [by_id[hard[i]["doc_id"]]] for i in sample]
-hard_e2e = {("-", "closed-book"): em_by_hard_kind(generate(model, tokenizer, [format_prompt(q) for q in s_questions])),
-            ("-", "oracle"): em_by_hard_kind(rag.answer_with_passages(model, tokenizer, s_questions, gold_passages))}
+closed_hard = generate(model, tokenizer, [prompt_for(tokenizer, q) for q in s_questions], max_new_tokens=ANSWER_TOKENS)
+hard_e2e = {("-", "closed-book"): em_by_hard_kind(closed_hard),
+            ("-", "oracle"): em_by_hard_kind(rag.answer_with_passages(model, tokenizer, s_questions, gold_passages,
+                                                                      max_new_tokens=ANSWER_TOKENS))}
 for name, r in chunk_retrievers["whole documents"].items():
     passages = rag.retrieve_passages(r, s_questions, 1)
-    hard_e2e[("whole documents", name)] = em_by_hard_kind(rag.answer_with_passages(model, tokenizer, s_questions,
-                                                                                   passages))
+    hard_e2e[("whole documents", name)] = em_by_hard_kind(rag.answer_with_passages(
+        model, tokenizer, s_questions, passages, max_new_tokens=ANSWER_TOKENS))
 reranked_hybrid = chunk_retrievers["whole documents"]["hybrid"]
 passages = rag.retrieve_passages(reranked_hybrid, s_questions, 1, reranker=(model, tokenizer), depth=3)
 hard_e2e[("whole documents", "hybrid + rerank")] = em_by_hard_kind(
-    rag.answer_with_passages(model, tokenizer, s_questions, passages))
+    rag.answer_with_passages(model, tokenizer, s_questions, passages, max_new_tokens=ANSWER_TOKENS))
 hard_e2e = pd.DataFrame(hard_e2e).T.rename_axis(["chunking", "pipeline"])
 hard_e2e.round(3)
 
@@ -572,7 +593,8 @@ dilution = []
 for k in (1, 2, 3, 5, 8):
     passages = rag.retrieve_passages(sent_hybrid, sub_questions, k)
     holds = np.mean([any(a.lower() in p.lower() for p in ps) for a, ps in zip(sub_answers, passages, strict=True)])
-    em = exact_match(rag.answer_with_passages(model, tokenizer, sub_questions, passages), sub_answers)
+    em = read_score(rag.answer_with_passages(model, tokenizer, sub_questions, passages, max_new_tokens=ANSWER_TOKENS),
+                    sub_answers)
     dilution.append({"k": k, "answer in the passages": holds, "exact match": em})
 dilution = pd.DataFrame(dilution).set_index("k")
 dilution.round(3)
@@ -599,8 +621,9 @@ for slot in range(3):
     for q_index, row in zip(subset, distractor_ids, strict=True):
         others = [chunks[i].text for i in row if chunks[i].doc_id != gold_docs[q_index]][:2]
         passages.append(others[:slot] + [by_id[gold_docs[q_index]]] + others[slot:])
-    position[["first", "middle", "last"][slot]] = exact_match(
-        rag.answer_with_passages(model, tokenizer, sub_questions, passages), sub_answers)
+    position[["first", "middle", "last"][slot]] = read_score(
+        rag.answer_with_passages(model, tokenizer, sub_questions, passages, max_new_tokens=ANSWER_TOKENS),
+        sub_answers)
 ax = pd.Series(position).plot(kind="bar", figsize=(5, 3), rot=0, color="tab:purple",
                               title="gold document among 2 distractors")
 ax.axhline(pipelines["oracle passage"]["all"], ls="--", c="gray", label="gold document alone")
@@ -631,15 +654,16 @@ new_doc = {"doc_id": "incident-new", "title": "Incident INC-4242", "type": "inci
            "text": "Incident INC-4242 was rated SEV-2. Incident INC-4242 disrupted the Kolvena Ledger. Incident "
                    "INC-4242 occurred on March 2, 2026. The outage in Incident INC-4242 ran for 3 hours."}
 question_new = "When did Incident INC-4242 occur?"
-before_update = rag.RAG(hybrid, model, tokenizer, k=1).ask(question_new)
+before_update = rag.RAG(hybrid, model, tokenizer, k=1, max_new_tokens=ANSWER_TOKENS).ask(question_new)
 start = time.perf_counter()
 bm25.add(retrieval.chunk_documents([new_doc]))
 dense.add(retrieval.chunk_documents([new_doc]))  # both retrievers of the hybrid learn it
 update_ms = 1000 * (time.perf_counter() - start)
-answer_new, used = rag.RAG(hybrid, model, tokenizer, k=1).ask(question_new)
+answer_new, used = rag.RAG(hybrid, model, tokenizer, k=1, max_new_tokens=ANSWER_TOKENS).ask(question_new)
 print(f"before: {before_update[0]!r} (read from {before_update[1][0][:40]!r}...)")
 print(f"indexed 1 document in {update_ms:.0f} ms; after: {answer_new!r} (read from {used[0][:40]!r}...)")
-assert answer_new == "March 2, 2026" and used[0] == new_doc["text"], "the new document should be retrieved and read"
+assert read_score([answer_new], ["March 2, 2026"]) == 1 and used[0] == new_doc["text"], \
+    "the new document should be retrieved and read"
 
 # %% [markdown]
 # ## 11. Results

@@ -34,10 +34,9 @@
 # %% [markdown]
 # ## Parameters
 #
-# `MODEL_NAME` selects the model. On Colab, a hub id (e.g. `"HuggingFaceTB/SmolLM2-135M"`) reruns every live cell
-# on a real model and reports the claims instead of asserting them. The arms that take minutes to train were
-# trained on the course model by one command (section 4) and are read from `SWEEP_FILE`; to rerun them on a hub
-# model, run that command with `FTRAG_MODEL` set (see the end).
+# The arms that take minutes to train were trained on the course model by one command (section 4) and are read from
+# `SWEEP_FILE`; the live cells compare with them question by question, so this lesson runs on the course model only
+# (another model stops the notebook at the next cell with a message; the real model's numbers are in section 13).
 
 # %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
@@ -69,6 +68,10 @@ from ftrag.train import count_parameters
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
+if not is_course_model(model):  # the live cells are compared, question by question, with the course model's arms
+    raise RuntimeError(f"lesson 05 runs on the course model only, not on {model.name_or_path}: unset FTRAG_MODEL "
+                       "(or set MODEL_NAME = None) and rerun; the real model's numbers are in section 13, measured by "
+                       "`python -m ftrag.course.real_facts`")
 facts = injection.fact_set(seed=SEED)
 facts_rows = injection.trained_facts(facts)  # the facts of every trained document: multiple choice's options
 n_facts = len(facts_rows)
@@ -931,9 +934,11 @@ for i, (_, do, _, rule) in enumerate(decision.ROWS, 1):
 # long-context reader measured is a 135M one, and none of the fine-tuning arms ran on a real model. Exact match
 # against one gold string is strict.
 #
-# **Rerun it on a real model.** Set `MODEL_NAME` (or `FTRAG_MODEL`) to a hub id on Colab: every live cell reruns
-# and the claims are reported. For the trained arms, run `FTRAG_MODEL=HuggingFaceTB/SmolLM2-135M python -m
-# ftrag.course.injection --device cuda --out results/05_injection_smollm.json` on a GPU and point `SWEEP_FILE` at it.
+# **On a real model.** Section 13's numbers were measured on SmolLM2-135M-Instruct by `python -m
+# ftrag.course.real_facts`, the live half of this lesson. This notebook itself does not yet run on another model
+# (lessons 00 to 04 do, with `FTRAG_MODEL=smollm2`): it compares its live numbers question by question with the
+# sweep's arms, and those were trained on the course model only. The arms have not been trained on a real model:
+# each is 614k training tokens, hours at the ~100 tokens per second SmolLM2 trains at on 2 CPU cores.
 #
 # **Next:** the lab [`labs/05_finetune_or_rag.ipynb`](../labs/05_finetune_or_rag.ipynb): the multiple-choice
 # scorer, RAFT-style training examples, the paraphrase experiment's training text, the cost of one new fact, a

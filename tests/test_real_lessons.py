@@ -156,3 +156,46 @@ def test_the_real_dialect_command_runs_on_a_sample(tmp_path):
     assert all(v > 1 for k, v in values.items() if k.endswith("_ppl"))
     with pytest.raises(ValueError, match="n_rag <= n_test"):
         real_dialect.sweep(out, n_test=1, n_rag=2)
+
+
+def _code_cells(stem: str) -> list[str]:
+    import nbformat
+
+    from ftrag.paths import repo_root
+
+    nb = nbformat.read(repo_root() / "notebooks" / f"{stem}.ipynb", as_version=4)
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("stem", ["01_autoregressive_prediction", "02_json_finetuning", "03_dialect_finetuning",
+                                  "04_rag_pipeline"])
+def test_another_models_samples_are_named_in_the_parameters_cell(stem):
+    """``OTHER_MODEL`` replaces only sizes the parameters cell defines, each smaller, and only on another model."""
+    cells = _code_cells(stem)
+    params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+    names: dict = {}
+    exec(params.source, {}, names)  # the parameters cell is plain assignments
+    other = names["OTHER_MODEL"]
+    assert other and set(other) <= set(names), f"{stem}: OTHER_MODEL names sizes the parameters cell lacks"
+    for key, value in other.items():  # None means "all": any number is smaller
+        assert names[key] is None or value < names[key], f"{stem}: {key} {value} is not smaller than {names[key]}"
+    applying = next(c.source for c in cells if "OTHER_MODEL[k]" in c.source)
+    assert "if not is_course_model(model):" in applying
+    for key in other:
+        assert f'"{key}"' in applying, f"{stem}: the notebook never applies OTHER_MODEL's {key}"
+
+
+@pytest.mark.slow  # loads the real model (builds its cache on a fresh machine)
+def test_lesson_05_stops_with_a_clear_message_on_another_model(monkeypatch):
+    """Lesson 05 compares its live cells with the course model's recorded arms: on another model it says so."""
+    monkeypatch.setenv("FTRAG_MODEL", "smollm2")
+    namespace: dict = {}
+    for cell in _code_cells("05_finetune_or_rag"):
+        if "load_model(MODEL_NAME" in cell.source:
+            with pytest.raises(RuntimeError, match="course model only.*unset FTRAG_MODEL.*real_facts"):
+                exec(cell.source, namespace)
+            return
+        if "google.colab" in cell.source:
+            continue  # the Colab set-up cell (shell commands, and nothing to do off Colab)
+        exec(cell.source, namespace)
+    pytest.fail("lesson 05 has no cell that loads the model")

@@ -38,6 +38,16 @@ def test_readme_run_times_are_the_measured_ones(stats):
             "run `python -m ftrag.course.workshop`"
 
 
+def test_readme_real_model_runs_are_the_measured_ones(stats):
+    """The README's table of the lessons run on SmolLM2 is docs/run_stats.json's ``smollm2`` entries, every one."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- real-model runs -->\n(.*?)\n<!-- /real-model runs -->", readme, flags=re.S)
+    assert block, "README.md has lost its real-model runs block"
+    assert block.group(1) == workshop.real_model_table(stats), "run `python -m ftrag.course.workshop`"
+    measured = [rel for rel, run in stats.items() if rel.startswith("notebooks/") and workshop.REAL_MODEL in run]
+    assert len(block.group(1).splitlines()) == 2 + len(measured)
+
+
 @pytest.mark.parametrize("number", ["00", "01", "02", "03", "04", "05"])
 def test_lab_headers_state_the_agendas_lab_time(number, stats):
     """A lab's header says as many minutes as the agendas give it (allowance + its solution's measured run)."""

@@ -8,7 +8,10 @@ run-time column, the workshop agendas and teaching notes: ``ftrag.course.worksho
 CPU reference outputs) and records the time, the kernel's peak memory and the GPU's peak memory under the
 notebook's ``"gpu"`` key. ``--threads 2`` times copies with two PyTorch threads, as a learner's 2-core laptop runs
 a notebook (the reference outputs are made with one thread, as the tests run them, two notebooks at once), and
-records them under ``"threads_2"``.
+records them under ``"threads_2"``. ``--model smollm2 --threads 2`` runs copies of the lessons on the real model
+(``$FTRAG_MODEL``; each lesson's parameters cell names the smaller samples it then uses) and records the time and
+peak memory under ``"smollm2"`` (with the thread count): its claims are reported, not asserted, and nothing is
+written to ``results/``.
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ class RefreshArgs:
                       choices=("cpu", "cuda"))
     threads: int = arg(1, "1: make the reference outputs with one PyTorch thread, as the tests run them (default); "
                           "N > 1: only time the notebooks with N threads, as a learner's N-core machine runs them")
+    model: str = arg("", "another model than the course model (e.g. smollm2): only run copies of the notebooks on "
+                         "it ($FTRAG_MODEL) and record their time and memory under its name")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.threads > 1 and args.device == "cuda":
         parser.error("--threads times the CPU; with --device cuda every core is used already")
-    timing_only = args.device == "cuda" or args.threads > 1
+    timing_only = args.device == "cuda" or args.threads > 1 or bool(args.model)
     os.environ.update(RUN_ENV)
+    if args.model:
+        os.environ["FTRAG_MODEL"] = args.model
     if args.threads > 1:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     if args.device == "cuda":
@@ -115,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {rel} ...", flush=True)
         old = stats.get(rel, {})
         if timing_only:
-            key = "gpu" if args.device == "cuda" else f"threads_{args.threads}"
+            key = args.model or ("gpu" if args.device == "cuda" else f"threads_{args.threads}")
             run = execute_copy(path, gpu=args.device == "cuda")
+            if args.model:
+                run["threads"] = args.threads
             stats[rel] = {**old, key: run}
         else:  # a CPU rerun keeps the notebook's last timings in other settings (GPU, more threads)
-            kept = {k: v for k, v in old.items() if k == "gpu" or k.startswith("threads_")}
+            kept = {k: v for k, v in old.items() if isinstance(v, dict)}  # GPU, thread and model timings
             run = stats[rel] = {**execute(path), **kept}
         print(f"  {run['seconds']:.0f} s, peak {run['peak_mb']} MB", flush=True)
     stats_path.parent.mkdir(exist_ok=True)
@@ -127,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         return 0
 
+    if args.model:  # the workshop's timings are the course model's
+        return 0
     if timing_only:
         return workshop.main([])
 

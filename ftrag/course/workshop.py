@@ -148,7 +148,28 @@ def readme_text(text: str, stats: dict) -> str:
                            f"ftrag.course.refresh`")
         return f"{match.group(1)}{run_time_label(stats[rel])}{match.group(4)}"
 
-    return "\n".join(_README_ROW.sub(row, line) for line in text.split("\n"))
+    return real_model_runs("\n".join(_README_ROW.sub(row, line) for line in text.split("\n")), stats)
+
+
+REAL_MODEL = "smollm2"  # the key ``python -m ftrag.course.refresh --model smollm2`` records its runs under
+_REAL_BLOCK = re.compile(r"(<!-- real-model runs -->\n).*?(\n<!-- /real-model runs -->)", flags=re.S)
+
+
+def real_model_table(stats: dict) -> str:
+    """The README's table of the lessons run on the real model (``FTRAG_MODEL=smollm2``): time and peak memory."""
+    lines = ["| lesson | run time on SmolLM2-135M-Instruct | peak memory | threads | measured |",
+             "|---|---|---|---|---|"]
+    for rel, run in sorted(stats.items()):
+        real = run.get(REAL_MODEL)
+        if rel.startswith("notebooks/") and real:
+            lines.append(f"| {Path(rel).stem[:2]} | {minutes_label(real['seconds'] / 60)} | "
+                         f"{real['peak_mb'] / 1024:.1f} GB | {real['threads']} | {real['date']} |")
+    return "\n".join(lines)
+
+
+def real_model_runs(text: str, stats: dict) -> str:
+    """``text`` with the block between the ``real-model runs`` markers set from ``stats`` (none: unchanged)."""
+    return _REAL_BLOCK.sub(lambda m: m.group(1) + real_model_table(stats) + m.group(2), text)
 
 
 # ----------------------------------------------------------------------------------------------------------
