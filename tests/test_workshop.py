@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from ftrag import decision, preflight
-from ftrag.course import guide, slides, teaching, workshop
+from ftrag.course import guide, real_table, slides, teaching, workshop
 from ftrag.paths import repo_root
 
 ROOT = repo_root()
@@ -43,8 +43,8 @@ def test_readme_real_model_runs_are_the_measured_ones(stats):
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- real-model runs -->\n(.*?)\n<!-- /real-model runs -->", readme, flags=re.S)
     assert block, "README.md has lost its real-model runs block"
-    assert block.group(1) == workshop.real_model_table(stats), "run `python -m ftrag.course.workshop`"
-    measured = [rel for rel, run in stats.items() if rel.startswith("notebooks/") and workshop.REAL_MODEL in run]
+    assert block.group(1) == real_table.real_model_table(stats), "run `python -m ftrag.course.workshop`"
+    measured = [rel for rel, run in stats.items() if rel.startswith("notebooks/") and real_table.REAL_MODEL in run]
     assert len(block.group(1).splitlines()) == 2 + len(measured)
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import nbformat
 
 from ftrag.cli import parse, parser_for, switch
+from ftrag.course.real_table import minutes_label, real_model_runs
 from ftrag.course.render import render
 from ftrag.course.teaching import NOTES
 from ftrag.files import sync_generated
@@ -119,10 +120,6 @@ def lab_minutes(stats: dict, lesson: Lesson) -> int:  # LAB + the measured solut
     return LAB[lesson.number] + math.ceil(run_minutes(stats, lesson.solution))
 
 
-def minutes_label(minutes: float) -> str:
-    return f"{minutes:.1f} min"
-
-
 def run_time_label(run: dict) -> str:
     """The README's run time of one notebook: with both cores when measured (``--threads 2``), and with one thread."""
     one = minutes_label(run["seconds"] / 60)
@@ -149,27 +146,6 @@ def readme_text(text: str, stats: dict) -> str:
         return f"{match.group(1)}{run_time_label(stats[rel])}{match.group(4)}"
 
     return real_model_runs("\n".join(_README_ROW.sub(row, line) for line in text.split("\n")), stats)
-
-
-REAL_MODEL = "smollm2"  # the key ``python -m ftrag.course.refresh --model smollm2`` records its runs under
-_REAL_BLOCK = re.compile(r"(<!-- real-model runs -->\n).*?(\n<!-- /real-model runs -->)", flags=re.S)
-
-
-def real_model_table(stats: dict) -> str:
-    """The README's table of the lessons run on the real model (``FTRAG_MODEL=smollm2``): time and peak memory."""
-    lines = ["| lesson | run time on SmolLM2-135M-Instruct | peak memory | threads | measured |",
-             "|---|---|---|---|---|"]
-    for rel, run in sorted(stats.items()):
-        real = run.get(REAL_MODEL)
-        if rel.startswith("notebooks/") and real:
-            lines.append(f"| {Path(rel).stem[:2]} | {minutes_label(real['seconds'] / 60)} | "
-                         f"{real['peak_mb'] / 1024:.1f} GB | {real['threads']} | {real['date']} |")
-    return "\n".join(lines)
-
-
-def real_model_runs(text: str, stats: dict) -> str:
-    """``text`` with the block between the ``real-model runs`` markers set from ``stats`` (none: unchanged)."""
-    return _REAL_BLOCK.sub(lambda m: m.group(1) + real_model_table(stats) + m.group(2), text)
 
 
 # ----------------------------------------------------------------------------------------------------------
