@@ -257,7 +257,9 @@ claim(model, em_closed <= 0.05, f"it cannot know World B facts closed-book (EM {
 # file by the install command and built once into your cache (`load_model("smollm2")`; its card is
 # `data/models/smollm2/README.md`). Lessons 01 to 05 end with its numbers beside the course model's (lesson 01
 # live, lessons 02 to 05 from the commands that recorded them in `results/smollm2/`), and the decision guide says,
-# row by row, which conclusions carry over to it.
+# row by row, which conclusions carry over to it. With `FTRAG_MODEL=smollm2` every lesson runs on it from top to
+# bottom, offline on a CPU, with the smaller samples its parameters cell names for another model (`OTHER_MODEL`); the
+# README lists each lesson's time and memory on it.
 
 # %% [markdown]
 # ## What we measured, and what this does not show

@@ -34,9 +34,10 @@
 # %% [markdown]
 # ## Parameters
 #
-# The arms that take minutes to train were trained on the course model by one command (section 4) and are read from
-# `SWEEP_FILE`; the live cells compare with them question by question, so this lesson runs on the course model only
-# (another model stops the notebook at the next cell with a message; the real model's numbers are in section 13).
+# The arms that take minutes to train were trained by one command (section 4) and are read from `SWEEP_FILE`; the
+# live cells compare with them question by question. On another model (`FTRAG_MODEL=smollm2`) the live cells score
+# the first `N_EVAL` evaluation questions, `SWEEP_FILE` is that model's own record (two LoRA arms, trained by
+# `python -m ftrag.course.real_injection`), and the cells that need an arm only the course model has say so and skip.
 
 # %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
@@ -44,6 +45,8 @@ SEED = 0  # the fact set, the data order and the initialisations
 SWEEP_FILE = "results/05_injection.json"  # written by `python -m ftrag.course.injection` (section 4)
 WEAK_READER = "course-lm-small"  # the weaker reader shipped in data/models/ (section 8)
 TOLERANCE = 0.05  # how far a live run may land from its recorded row (exact match, absolute)
+N_EVAL = None  # the evaluation questions the live cells score (None: all 266)
+OTHER_MODEL = {"N_EVAL": 40, "SWEEP_FILE": "results/smollm2/05_injection.json"}  # ~30x the time per token
 
 # %%
 import collections
@@ -57,7 +60,8 @@ from IPython.display import display
 
 from ftrag import seed_everything, stats
 from ftrag.claims import claim, is_course_model
-from ftrag.lm import answer_questions, format_prompt, load_model, world_a_scores
+from ftrag.lm import answer_questions, format_prompt, load_model, prompt_for, world_a_scores
+from ftrag.lm.generation import prompt_ids
 from ftrag.paths import repo_root
 from ftrag.results import save_results
 from ftrag.retrieval import BM25Retriever, DenseRetriever, chunk_documents, load_embedder
@@ -68,11 +72,13 @@ from ftrag.train import count_parameters
 
 seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
-if not is_course_model(model):  # the live cells are compared, question by question, with the course model's arms
-    raise RuntimeError(f"lesson 05 runs on the course model only, not on {model.name_or_path}: unset FTRAG_MODEL "
-                       "(or set MODEL_NAME = None) and rerun; the real model's numbers are in section 13, measured by "
-                       "`python -m ftrag.course.real_facts`")
+COURSE = is_course_model(model)  # the recorded arms of SWEEP_FILE were trained on this model
+if not is_course_model(model):
+    N_EVAL, SWEEP_FILE = (OTHER_MODEL[k] for k in ("N_EVAL", "SWEEP_FILE"))
+    print(f"{model.name_or_path}: the parameters cell's smaller sample, {OTHER_MODEL}; an answer counts when the "
+          "reply contains it (an instruct model answers in sentences)")
 facts = injection.fact_set(seed=SEED)
+eval_qa = facts.eval_qa[:N_EVAL]  # the questions the live cells ask (all of them on the course model)
 facts_rows = injection.trained_facts(facts)  # the facts of every trained document: multiple choice's options
 n_facts = len(facts_rows)
 print(f"fact set: {len(facts.train_docs)} + {len(facts.eval_docs)} documents, and {len(facts.valid_docs)} validation "
@@ -127,7 +133,7 @@ for option, score in sorted(zip(options, scores, strict=True), key=lambda x: -x[
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-live = {"closed-book": injection.closed_book_scores(model, tokenizer, facts.eval_qa, facts_rows)}
+live = {"closed-book": injection.closed_book_scores(model, tokenizer, eval_qa, facts_rows)}
 shown = ["em_lexical", "em_paraphrased", "em", "mc"]
 pd.DataFrame(live).T[shown].astype(float).round(3)
 
@@ -142,22 +148,21 @@ pd.DataFrame(live).T[shown].astype(float).round(3)
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 start = time.perf_counter()
-rag_passages = injection.rag_passages(facts, facts.eval_qa)
-rag_scores = injection.reading_em(model, tokenizer, facts.eval_qa, rag_passages)
+rag_passages = injection.rag_passages(facts, eval_qa)
+rag_scores = injection.reading_em(model, tokenizer, eval_qa, rag_passages)
 rag_seconds = time.perf_counter() - start
 by_id = {d["doc_id"]: d["text"] for d in facts.docs}
-hit = np.mean([p[0] == by_id[r["doc_id"]] for r, p in zip(facts.eval_qa, rag_passages, strict=True)])
-rag_scores["mc"] = mc_accuracy(model, tokenizer, facts.eval_qa, options_for(facts.eval_qa, facts_rows),
-                               rag_passages)[0]
+hit = np.mean([p[0] == by_id[r["doc_id"]] for r, p in zip(eval_qa, rag_passages, strict=True)])
+rag_scores["mc"] = mc_accuracy(model, tokenizer, eval_qa, options_for(eval_qa, facts_rows), rag_passages)[0]
 live["RAG (BM25, top 1)"] = rag_scores
-prompt_tokens = {
-    "closed-book": np.mean([len(tokenizer(format_prompt(r["question"]))["input_ids"]) for r in facts.eval_qa]),
-    "RAG (BM25, top 1)": np.mean([len(tokenizer(format_prompt(r["question"], p))["input_ids"])
-                                  for r, p in zip(facts.eval_qa, rag_passages, strict=True)]),
+prompt_tokens = {  # as the model reads them: in its own prompt format
+    "closed-book": np.mean([len(prompt_ids(tokenizer, prompt_for(tokenizer, r["question"]))) for r in eval_qa]),
+    "RAG (BM25, top 1)": np.mean([len(prompt_ids(tokenizer, prompt_for(tokenizer, r["question"], p)))
+                                  for r, p in zip(eval_qa, rag_passages, strict=True)]),
 }
 print(f"BM25 put the gold document first for {hit:.3f} of the questions")
-print(f"{len(facts.eval_qa)} questions retrieved and answered in {rag_seconds:.1f} s "
-      f"({1000 * rag_seconds / len(facts.eval_qa):.0f} ms per question)")
+print(f"{len(eval_qa)} questions retrieved and answered in {rag_seconds:.1f} s "
+      f"({1000 * rag_seconds / len(eval_qa):.0f} ms per question)")
 print("RAG exact match and its 95% interval:", stats.shown(stats.interval(rag_scores["hits"])))
 pd.DataFrame(live).T[shown].astype(float).round(3)
 
@@ -202,16 +207,20 @@ pd.DataFrame(live).T[shown].astype(float).round(3)
 
 # %%
 sweep = json.loads((repo_root() / SWEEP_FILE).read_text())
-rows = sweep["rows"]
+rows = sweep["rows"] if COURSE else injection.record_rows(sweep, facts.eval_qa)  # the real model's: its own keys
 print("command:", sweep["command"], "| threads:", sweep["threads"])
 print("budget:", json.dumps(sweep["budget"]))
 assert sweep["fact_set"]["eval_docs"] == [d["doc_id"] for d in facts.eval_docs], "the sweep used another fact set"
 assert sweep["fact_set"]["valid_docs"] == [d["doc_id"] for d in facts.valid_docs], "the sweep validated elsewhere"
-grid = pd.DataFrame([{"method": method, "learning rate": run["lr"], "best step": run["selected_step"],
-                      "validation EM": run["validation"][0], "validation MC": run["validation"][1],
-                      "chosen": run["lr"] == rows[f"learning-rate grid, {method}"]["selected_lr"]}
-                     for method in ("full", "lora") for run in rows[f"learning-rate grid, {method}"]["runs"]])
-grid
+if COURSE:
+    grid = pd.DataFrame([{"method": method, "learning rate": run["lr"], "best step": run["selected_step"],
+                          "validation EM": run["validation"][0], "validation MC": run["validation"][1],
+                          "chosen": run["lr"] == rows[f"learning-rate grid, {method}"]["selected_lr"]}
+                         for method in ("full", "lora") for run in rows[f"learning-rate grid, {method}"]["runs"]])
+    display(grid)
+else:
+    print(f"{sweep['cpu']}, {sweep['threads']} threads, {sweep['date']}; arms trained: {list(rows)[1:]}, at the "
+          f"course model's LoRA rate {sweep['budget']['lr']} (no grid on this model)")
 
 # %% [markdown]
 # Full fine-tuning chose the **largest** rate of its grid, 3e-3, far ahead of 1e-3 on validation: a larger rate
@@ -222,13 +231,16 @@ grid
 # learning rate. The dot marks the step each run kept.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
-for ax, method in zip(axes, ("full", "lora"), strict=True):
-    for run in rows[f"learning-rate grid, {method}"]["runs"]:
+grids = [(f"mixed, k = 10, {method}", rows[f"learning-rate grid, {method}"]["runs"]) for method in ("full", "lora")] \
+    if COURSE else [(name, [{"lr": row["lr"], "curve": row["curve"], "selected_step": row["selected_step"]}])
+                    for name, row in rows.items() if "curve" in row]
+fig, axes = plt.subplots(1, len(grids), figsize=(9, 3.2), sharey=True)
+for ax, (title, runs) in zip(axes, grids, strict=True):
+    for run in runs:
         steps_, em_ = [c["step"] for c in run["curve"]], [c["scores"][0] for c in run["curve"]]
         line, = ax.plot(steps_, em_, "o-", ms=3, label=f"lr {run['lr']:g}")
         ax.plot([run["selected_step"]], [em_[steps_.index(run["selected_step"])]], "o", ms=9, c=line.get_color())
-    ax.set(title=f"mixed, k = 10, {method}", xlabel="step", ylim=(0, None))
+    ax.set(title=title, xlabel="step", ylim=(0, None))
     ax.legend(fontsize=8)
 axes[0].set_ylabel("validation exact match")
 plt.tight_layout()
@@ -241,7 +253,7 @@ plt.show()
 # %%
 columns = ["budget", "lr", "selected_step", "em_lexical", "em_paraphrased", "em", "mc", "em_train_half", "rag_em",
            "world_a_ppl", "rc_em", "train_seconds"]
-arm_names = list(injection.ARMS)
+arm_names = [name for name in injection.ARMS if name in rows]  # another model: the arms its command trained
 arms = pd.DataFrame({name: rows[name] for name in ["closed-book", *arm_names]}).T.reindex(columns=columns)
 arms.loc["closed-book", ["budget", "lr", "selected_step"]] = "-"
 arms = arms.rename(columns={"selected_step": "kept step"})
@@ -269,12 +281,15 @@ arms
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
 fact_arms = [n for n in arm_names if injection.ARMS[n]["data"] in ("texts", "wordings")]
 best_ft = max(fact_arms, key=lambda n: rows[n]["em"])
-gap = stats.paired_difference(rag_scores["hits"], rows[best_ft]["em_hits"])
+# another model: RAG's hits from its record (the same command, all 266 questions), paired with its arms'
+rag_hits, rag_em = (rag_scores["hits"], rag_scores["em"]) if COURSE else (rows["closed-book"]["rag_hits"],
+                                                                         rows["closed-book"]["rag_em"])
+gap = stats.paired_difference(rag_hits, rows[best_ft]["em_hits"])
 print(f"best fine-tuned arm: {best_ft}, exact match {stats.shown(stats.interval(rows[best_ft]['em_hits']))}")
 print(f"RAG minus {best_ft}: {stats.shown(gap)}")
-docs_ft_em = max(rows["documents, LoRA"]["em"], rows["documents, full"]["em"])
-claim(model, rag_scores["em"] >= docs_ft_em + 0.40,
-      f"RAG exact match {rag_scores['em']:.3f} >= fine-tuning on the raw documents ({docs_ft_em:.3f}) + 0.40")
+docs_ft_em = max(rows[n]["em"] for n in ("documents, LoRA", "documents, full") if n in rows)
+claim(model, rag_em >= docs_ft_em + 0.40,
+      f"RAG exact match {rag_em:.3f} >= fine-tuning on the raw documents ({docs_ft_em:.3f}) + 0.40")
 claim(model, gap[1] > 0.05, f"RAG beats the best tuned fine-tuning arm by {gap[0]:.3f}, and the 95% interval of "
       f"the gap [{gap[1]:.3f}, {gap[2]:.3f}] lies above 0.05")
 
@@ -285,17 +300,20 @@ claim(model, gap[1] > 0.05, f"RAG beats the best tuned fine-tuning arm by {gap[0
 # initialisation of the data order and the replay sample), so we can see how much training itself moves the number:
 
 # %%
-seed_rows = {"seed 0": rows["mixed, k=10"], **{f"seed {s}": rows[f"mixed, k=10, seed {s}"] for s in (1, 2)}}
-seed_gaps = {name: stats.paired_difference(rag_scores["hits"], row["em_hits"]) for name, row in seed_rows.items()}
-seed_table = pd.DataFrame({name: {"exact match": row["em"], "multiple choice": row["mc"], "kept step":
-                                  row["selected_step"], "RAG minus this run": stats.shown(seed_gaps[name])}
-                           for name, row in seed_rows.items()}).T
-seed_em = [row["em"] for row in seed_rows.values()]
-print(f"mixed, k = 10 over 3 training seeds: exact match {min(seed_em):.3f} to {max(seed_em):.3f} (spread "
-      f"{max(seed_em) - min(seed_em):.3f}); the interval over questions is {gap[2] - gap[1]:.3f} wide")
-claim(model, min(g[1] for g in seed_gaps.values()) > 0.05,
-      "RAG beats the k = 10 arm with replay at every training seed, every interval above 0.05")
-seed_table
+if COURSE:
+    seed_rows = {"seed 0": rows["mixed, k=10"], **{f"seed {s}": rows[f"mixed, k=10, seed {s}"] for s in (1, 2)}}
+    seed_gaps = {name: stats.paired_difference(rag_scores["hits"], row["em_hits"]) for name, row in seed_rows.items()}
+    seed_table = pd.DataFrame({name: {"exact match": row["em"], "multiple choice": row["mc"], "kept step":
+                                      row["selected_step"], "RAG minus this run": stats.shown(seed_gaps[name])}
+                               for name, row in seed_rows.items()}).T
+    seed_em = [row["em"] for row in seed_rows.values()]
+    print(f"mixed, k = 10 over 3 training seeds: exact match {min(seed_em):.3f} to {max(seed_em):.3f} (spread "
+          f"{max(seed_em) - min(seed_em):.3f}); the interval over questions is {gap[2] - gap[1]:.3f} wide")
+    claim(model, min(g[1] for g in seed_gaps.values()) > 0.05,
+          "RAG beats the k = 10 arm with replay at every training seed, every interval above 0.05")
+    display(seed_table)
+else:
+    print("not on this model: each arm was trained once (the three seeds are the course model's)")
 
 # %% [markdown]
 # **Accuracy against the number of paraphrases.** The curve comes from the *mixed* design (renderings plus the
@@ -304,28 +322,32 @@ seed_table
 # each with its interval over questions, with RAG and the untrained model as horizontal lines.
 
 # %%
-ks = list(injection.PARAPHRASE_KS)
-curve = pd.DataFrame({k: {m: stats.interval(rows[f"mixed, k={k}"][f"{m}_hits"]) for m in ("em", "mc")} for k in ks}).T
-fig, ax = plt.subplots(figsize=(7, 3.8))
-for metric, colour, label in (("mc", "tab:blue", "multiple choice"), ("em", "tab:green", "exact match")):
-    rate = [curve.loc[k, metric][0] for k in ks]
-    err = np.array([[r - curve.loc[k, metric][1], curve.loc[k, metric][2] - r] for k, r in zip(ks, rate,
-                                                                                               strict=True)]).T
-    ax.errorbar(ks, rate, yerr=err, fmt="o-", c=colour, capsize=3, label=f"fine-tuned: {label}")
-ax.axhline(rag_scores["em"], c="tab:red", ls="--", label="RAG: exact match")
-ax.axhline(rag_scores["mc"], c="tab:red", ls=":", label="RAG: multiple choice")
-ax.axhline(live["closed-book"]["mc"], c="gray", ls=":", label="untrained: multiple choice")
-ax.axhline(live["closed-book"]["em"], c="gray", ls="--", label="untrained: exact match")
-ax.set(xscale="log", xticks=ks, xticklabels=ks, ylim=(0, 1.02), xlabel="renderings per document (k)",
-       ylabel="accuracy on the evaluation half", title="mixed training: documents x k + train-half QA pairs")
-ax.legend(fontsize=7, loc="center right")
-plt.tight_layout()
-plt.show()
-gain_mc = stats.paired_difference(rows["mixed, k=10"]["mc_hits"], rows["mixed, k=1"]["mc_hits"])
-gain_em = stats.paired_difference(rows["mixed, k=10"]["em_hits"], rows["mixed, k=1"]["em_hits"])
-print(f"k = 10 minus k = 1: multiple choice {stats.shown(gain_mc)}, exact match {stats.shown(gain_em)}")
-claim(model, gain_mc[1] > 0 and gain_em[1] > 0, "more renderings per document help: k = 10 beats k = 1 in both "
-      "multiple choice and exact match, both intervals above zero")
+if COURSE:
+    ks = list(injection.PARAPHRASE_KS)
+    curve = pd.DataFrame({k: {m: stats.interval(rows[f"mixed, k={k}"][f"{m}_hits"]) for m in ("em", "mc")}
+                          for k in ks}).T
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for metric, colour, label in (("mc", "tab:blue", "multiple choice"), ("em", "tab:green", "exact match")):
+        rate = [curve.loc[k, metric][0] for k in ks]
+        err = np.array([[r - curve.loc[k, metric][1], curve.loc[k, metric][2] - r] for k, r in zip(ks, rate,
+                                                                                                   strict=True)]).T
+        ax.errorbar(ks, rate, yerr=err, fmt="o-", c=colour, capsize=3, label=f"fine-tuned: {label}")
+    ax.axhline(rag_scores["em"], c="tab:red", ls="--", label="RAG: exact match")
+    ax.axhline(rag_scores["mc"], c="tab:red", ls=":", label="RAG: multiple choice")
+    ax.axhline(live["closed-book"]["mc"], c="gray", ls=":", label="untrained: multiple choice")
+    ax.axhline(live["closed-book"]["em"], c="gray", ls="--", label="untrained: exact match")
+    ax.set(xscale="log", xticks=ks, xticklabels=ks, ylim=(0, 1.02), xlabel="renderings per document (k)",
+           ylabel="accuracy on the evaluation half", title="mixed training: documents x k + train-half QA pairs")
+    ax.legend(fontsize=7, loc="center right")
+    plt.tight_layout()
+    plt.show()
+    gain_mc = stats.paired_difference(rows["mixed, k=10"]["mc_hits"], rows["mixed, k=1"]["mc_hits"])
+    gain_em = stats.paired_difference(rows["mixed, k=10"]["em_hits"], rows["mixed, k=1"]["em_hits"])
+    print(f"k = 10 minus k = 1: multiple choice {stats.shown(gain_mc)}, exact match {stats.shown(gain_em)}")
+    claim(model, gain_mc[1] > 0 and gain_em[1] > 0, "more renderings per document help: k = 10 beats k = 1 in both "
+          "multiple choice and exact match, both intervals above zero")
+else:
+    print("not on this model: the k = 1 and k = 5 arms are the course model's")
 
 # %% [markdown]
 # ## 5. Memorising question strings (trained live), and several wordings per fact
@@ -337,28 +359,34 @@ claim(model, gain_mc[1] > 0 and gain_em[1] > 0, "more renderings per document he
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-memorised, _ = load_model(MODEL_NAME, device="cpu")
-lexical = [r for r in facts.eval_qa if r["kind"] == "lexical"]
-example = injection.memorise_examples(tokenizer, lexical[:1])[0]
-print(repr(tokenizer.decode(example["input_ids"])), "| trained tokens:",
-      repr(tokenizer.decode([t for t in example["labels"] if t >= 0])))
-memorised, mem_run = injection.train_arm(memorised, tokenizer, facts, injection.ARMS["memorised questions"], seed=SEED)
-print(f"{len(mem_run.losses)} steps in {mem_run.seconds:.0f} s, loss {mem_run.losses[0]:.2f} -> "
-      f"{mem_run.final_loss:.2f}, {mem_run.tokens:,} tokens")
-mem = injection.closed_book_scores(memorised, tokenizer, facts.eval_qa, facts_rows)
-recorded = rows["memorised questions"]
-print(f"live: trained wording EM {mem['em_lexical']:.3f}, reworded EM {mem['em_paraphrased']:.3f} | recorded: "
-      f"{recorded['em_lexical']:.3f}, {recorded['em_paraphrased']:.3f}")
+if COURSE:  # full fine-tuning, 150 steps: minutes on the course model, most of an hour on a real one
+    memorised, _ = load_model(MODEL_NAME, device="cpu")
+    lexical = [r for r in facts.eval_qa if r["kind"] == "lexical"]
+    example = injection.memorise_examples(tokenizer, lexical[:1])[0]
+    print(repr(tokenizer.decode(example["input_ids"])), "| trained tokens:",
+          repr(tokenizer.decode([t for t in example["labels"] if t >= 0])))
+    memorised, mem_run = injection.train_arm(memorised, tokenizer, facts, injection.ARMS["memorised questions"],
+                                             seed=SEED)
+    print(f"{len(mem_run.losses)} steps in {mem_run.seconds:.0f} s, loss {mem_run.losses[0]:.2f} -> "
+          f"{mem_run.final_loss:.2f}, {mem_run.tokens:,} tokens")
+    mem = injection.closed_book_scores(memorised, tokenizer, facts.eval_qa, facts_rows)
+    recorded = rows["memorised questions"]
+    print(f"live: trained wording EM {mem['em_lexical']:.3f}, reworded EM {mem['em_paraphrased']:.3f} | recorded: "
+          f"{recorded['em_lexical']:.3f}, {recorded['em_paraphrased']:.3f}")
+else:
+    print("not on this model: the memorised arm is full fine-tuning, too long for a notebook on a CPU")
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-if is_course_model(model):
+if COURSE:
     assert all(abs(mem[k] - recorded[k]) <= TOLERANCE for k in ("em_lexical", "em_paraphrased", "mc")), \
         f"the live run should land within {TOLERANCE} of the recorded row"
     print(f"the live run agrees with the recorded row (within {TOLERANCE})")
-claim(model, mem["em_lexical"] >= 0.80 and mem["em_paraphrased"] <= mem["em_lexical"] - 0.30,
-      f"memorised question strings: EM {mem['em_lexical']:.3f} on the trained wording (>= 0.80), "
-      f"{mem['em_paraphrased']:.3f} on reworded questions about the same facts (at least 0.30 lower)")
+    claim(model, mem["em_lexical"] >= 0.80 and mem["em_paraphrased"] <= mem["em_lexical"] - 0.30,
+          f"memorised question strings: EM {mem['em_lexical']:.3f} on the trained wording (>= 0.80), "
+          f"{mem['em_paraphrased']:.3f} on reworded questions about the same facts (at least 0.30 lower)")
+else:
+    print("claim not measured on this model: memorised question strings")
 
 # %% [markdown]
 # The model learned the strings, not the facts: reworded, the same question loses most of its answers, though
@@ -375,8 +403,9 @@ wordings = pd.DataFrame({name: {"EM lexical": rows[name]["em_lexical"], "EM para
                                 "trained on": what}
                          for name, what in (("memorised questions", "the evaluated lexical questions"),
                                             ("question wordings", "3-5 other wordings per fact"),
-                                            ("mixed, k=10", "10 renderings + train-half QA pairs"))}).T
-wordings
+                                            ("mixed, k=10", "10 renderings + train-half QA pairs"))
+                         if name in rows}).T
+wordings if len(wordings) else "not on this model: none of these three arms was trained on it"
 
 # %% [markdown]
 # Several wordings per fact work: the arm states about two thirds of the facts in wordings it never saw, as many as
@@ -405,18 +434,18 @@ docs_after = [new_doc if d["doc_id"] == new_doc["doc_id"] else d for d in facts.
 bm25_after = BM25Retriever(chunk_documents(docs_after))
 reindex_seconds = time.perf_counter() - start
 rag_after = answer_with_passages(model, tokenizer, questions, retrieve_passages(bm25_after, questions, 1))
-ft_before = answer_questions(memorised, tokenizer, questions, max_new_tokens=12)
-update = fact_change.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
-change = pd.DataFrame({
-    "question": questions,
-    "RAG, after replacing the document": rag_after,
-    "memorised model, before": ft_before,
-    "memorised model, after training on the new version": update["after"],
-    "log p(new) - log p(old), after": update["preference_after"],
-}).set_index("question")
-print(f"RAG: index rebuilt in {1000 * reindex_seconds:.0f} ms | fine-tuning: {update['update_tokens']:,} tokens, "
-      f"{update['update_seconds']:.1f} s")
-change.round(3)
+change = pd.DataFrame({"question": questions, "RAG, after replacing the document": rag_after})
+if COURSE:  # another model has no memorised model (section 5) to update
+    ft_before = answer_questions(memorised, tokenizer, questions, max_new_tokens=12)
+    update = fact_change.update_fact(memorised, tokenizer, facts, "full", seed=SEED)
+    change = change.assign(**{"memorised model, before": ft_before,
+                              "memorised model, after training on the new version": update["after"],
+                              "log p(new) - log p(old), after": update["preference_after"]})
+    print(f"RAG: index rebuilt in {1000 * reindex_seconds:.0f} ms | fine-tuning: {update['update_tokens']:,} tokens, "
+          f"{update['update_seconds']:.1f} s")
+else:
+    print(f"RAG: index rebuilt in {1000 * reindex_seconds:.0f} ms | fine-tuning: not on this model")
+change.set_index("question").round(3)
 
 # %% [markdown]
 # RAG answers the new price to both wordings the moment the document is replaced. The fine-tuned model needed
@@ -432,33 +461,37 @@ change.round(3)
 # NBVAL_TOLERANCE 0.04: shares of 40 greedy answers may move by one answer on another CPU
 targets = fact_change.change_targets(facts, seed=SEED)
 rag_change = fact_change.rag_update(model, tokenizer, facts, targets)
-ft_change = rows["mixed, k=10"]["update"]
 n_asked = sum(len(t["questions"]) for t in targets)
-changes = pd.DataFrame({
-    "RAG, before": rag_change["before"], "RAG, after replacing 20 documents": rag_change["after"],
-    "fine-tuned (k = 10), before": ft_change["before"], "fine-tuned (k = 10), after training": ft_change["after"],
-}).T / n_asked
+changes = {"RAG, before": rag_change["before"], "RAG, after replacing 20 documents": rag_change["after"]}
 print(f"{len(targets)} facts changed, {n_asked} questions; e.g. " +
       "; ".join(f"{t['fact_id']}: {t['old']} -> {t['new']}" for t in targets[:3]))
-print(f"fine-tuning: {ft_change['steps']} steps, {ft_change['update_tokens']:,} tokens; exact match on the "
-      f"{len(facts.eval_qa) - n_asked} unchanged questions {ft_change['unchanged_em_before']:.3f} -> "
-      f"{ft_change['unchanged_em_after']:.3f}")
-changes.round(3)
+if COURSE:  # the sweep's update of its k = 10 arm
+    ft_change = rows["mixed, k=10"]["update"]
+    changes.update({"fine-tuned (k = 10), before": ft_change["before"],
+                    "fine-tuned (k = 10), after training": ft_change["after"]})
+    print(f"fine-tuning: {ft_change['steps']} steps, {ft_change['update_tokens']:,} tokens; exact match on the "
+          f"{len(facts.eval_qa) - n_asked} unchanged questions {ft_change['unchanged_em_before']:.3f} -> "
+          f"{ft_change['unchanged_em_after']:.3f}")
+(pd.DataFrame(changes).T / n_asked).round(3)
 
 # %%
 # NBVAL_TOLERANCE 0.04: shares of 40 greedy answers may move by one answer on another CPU
 rag_new, rag_old = rag_change["after"]["new"] / n_asked, rag_change["after"]["old"] / n_asked
-ft_new, ft_old = ft_change["after"]["new"] / n_asked, ft_change["after"]["old"] / n_asked
-new_gap = stats.paired_difference(fact_change.new_hits(rag_change["answers_after"], targets),
-                                  fact_change.new_hits(ft_change["answers_after"], targets))
-unchanged_drop = ft_change["unchanged_em_before"] - ft_change["unchanged_em_after"]
-print(f"new value after the change: RAG {rag_new:.3f}, fine-tuned {ft_new:.3f}; RAG minus fine-tuned "
-      f"{stats.shown(new_gap)}; the old value: RAG {rag_old:.3f}, fine-tuned {ft_old:.3f}")
-claim(model, new_gap[1] <= 0 and rag_old <= 0.05 and ft_old <= 0.05,
-      f"both updates took: no old value comes out (at most 0.05 of the questions), and RAG's lead in new values "
-      f"({new_gap[0]:.3f}) is inside the interval of 40 questions")
-claim(model, unchanged_drop >= 0.05, f"the fine-tuning update moved facts it was not about: exact match on the "
-      f"unchanged questions fell {ft_change['unchanged_em_before']:.3f} -> {ft_change['unchanged_em_after']:.3f}")
+if COURSE:
+    ft_new, ft_old = ft_change["after"]["new"] / n_asked, ft_change["after"]["old"] / n_asked
+    new_gap = stats.paired_difference(fact_change.new_hits(rag_change["answers_after"], targets),
+                                      fact_change.new_hits(ft_change["answers_after"], targets))
+    unchanged_drop = ft_change["unchanged_em_before"] - ft_change["unchanged_em_after"]
+    print(f"new value after the change: RAG {rag_new:.3f}, fine-tuned {ft_new:.3f}; RAG minus fine-tuned "
+          f"{stats.shown(new_gap)}; the old value: RAG {rag_old:.3f}, fine-tuned {ft_old:.3f}")
+    claim(model, new_gap[1] <= 0 and rag_old <= 0.05 and ft_old <= 0.05,
+          f"both updates took: no old value comes out (at most 0.05 of the questions), and RAG's lead in new values "
+          f"({new_gap[0]:.3f}) is inside the interval of 40 questions")
+    claim(model, unchanged_drop >= 0.05, f"the fine-tuning update moved facts it was not about: exact match on the "
+          f"unchanged questions fell {ft_change['unchanged_em_before']:.3f} -> {ft_change['unchanged_em_after']:.3f}")
+else:
+    print(f"new value after the change: RAG {rag_new:.3f}, the old value {rag_old:.3f}; the fine-tuning update was "
+          "not run on this model (claims not measured)")
 
 # %% [markdown]
 # This is not the result the one-fact anecdote suggests. Trained on the new documents with replay, five steps per
@@ -475,14 +508,16 @@ claim(model, unchanged_drop >= 0.05, f"the fine-tuning update moved facts it was
 # Does knowing the facts make a better reader, and does training on facts cost the reading that RAG relies on?
 
 # %%
-both_arms = ["closed-book", "mixed, k=10", "mixed, k=10, LoRA", "mixed, k=10, no replay", "memorised questions"]
+both_arms = ["closed-book", "mixed, k=10", "mixed, k=10, LoRA", "mixed, k=10, no replay", "memorised questions"] \
+    if COURSE else list(rows)  # another model: the rows its command made
+both_arm = "mixed, k=10" if COURSE else "mixed, k=10, LoRA"  # another model: its strongest arm with replay
 both = pd.DataFrame({
     "closed-book EM": {name: rows[name]["em"] for name in both_arms},
     "with RAG's passage (EM)": {name: rows[name]["rag_em"] for name in both_arms},
     "World A reading (EM)": {name: rows[name]["rc_em"] for name in both_arms},
 })
-both_gain = stats.paired_difference(rows["mixed, k=10"]["rag_hits"], rows["mixed, k=10"]["em_hits"])
-print(f"mixed, k = 10 with RAG's passage minus without: {stats.shown(both_gain)}")
+both_gain = stats.paired_difference(rows[both_arm]["rag_hits"], rows[both_arm]["em_hits"])
+print(f"{both_arm.replace('k=10', 'k = 10')} with RAG's passage minus without: {stats.shown(both_gain)}")
 both.round(3)
 
 # %% [markdown]
@@ -509,23 +544,25 @@ both.round(3)
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-plain = injection.reader_scores(model, tokenizer, facts, facts.eval_qa)
+plain = injection.reader_scores(model, tokenizer, facts, eval_qa)
 small_model, small_tokenizer = load_model(WEAK_READER, device="cpu")
-weak = injection.reader_scores(small_model, small_tokenizer, facts, facts.eval_qa)
+weak = injection.reader_scores(small_model, small_tokenizer, facts, eval_qa)
+reader_name = "course model" if COURSE else model.name_or_path.rsplit("/", 1)[-1]
 recorded_reader = {name: {k.removeprefix("reader_"): v for k, v in rows[name].items() if k.startswith("reader_")}
-                   for name in ("RAFT reader", "RAFT control: gold only")}
-raft, control = recorded_reader["RAFT reader"], recorded_reader["RAFT control: gold only"]
+                   for name in ("RAFT reader", "RAFT control: gold only") if name in rows}
+raft, control = recorded_reader.get("RAFT reader"), recorded_reader.get("RAFT control: gold only")
 prompts_kinds = {"gold_0": "gold alone", "gold_2": "gold + 2 look-alikes", "gold_4": "gold + up to 4",
                  "rag": "RAG (top 1)"}
-readers = pd.DataFrame({"course model": plain, "RAFT-trained": raft, "control: trained on gold alone": control,
+readers = pd.DataFrame({reader_name: plain, **({"RAFT-trained": raft, "control: trained on gold alone": control}
+                                               if COURSE else {}),  # trained on the course model only
                         f"weaker reader ({count_parameters(small_model)[1] / 1e6:.1f}M)": weak}).T[list(prompts_kinds)]
 readers.columns = list(prompts_kinds.values())
 readers = readers.astype(float)
-fitted = injection.reading_passages(facts, facts.eval_qa, 4, tokenizer=tokenizer)
+fitted = injection.reading_passages(facts, eval_qa, 4, tokenizer=tokenizer)
 kept = [build_prompt(tokenizer, r["question"], ps, max_tokens=context_length(model, tokenizer), reserve=12)[1]
-        for r, ps in zip(facts.eval_qa, fitted, strict=True)]
+        for r, ps in zip(eval_qa, fitted, strict=True)]
 assert kept == [len(ps) for ps in fitted], "a reading prompt dropped a passage: the gold one could be cut"
-print(f"prompts holding fewer look-alikes than asked: {plain['short_2']} of {len(facts.eval_qa)} with 2, "
+print(f"prompts holding fewer look-alikes than asked: {plain['short_2']} of {len(eval_qa)} with 2, "
       f"{plain['short_4']} with 4; every prompt keeps all its passages, the gold document included")
 ax = readers.T.plot(kind="bar", rot=0, figsize=(8, 3.5), ylim=(0, 1.05), title="exact match by reader and prompt")
 ax.set_ylabel("exact match")
@@ -538,17 +575,21 @@ readers.round(3)
 if is_course_model(model):
     assert all(abs(plain[k] - rows["plain reader"][k]) <= TOLERANCE for k in prompts_kinds), \
         "the live plain reader should agree with the sweep's"
-raft_vs_plain = stats.paired_difference(raft["hits_gold_2"], plain["hits_gold_2"])
-raft_vs_control = {n: stats.paired_difference(raft[f"hits_gold_{n}"], control[f"hits_gold_{n}"]) for n in (2, 4)}
-print(f"gold + 2 look-alikes: RAFT minus the plain reader {stats.shown(raft_vs_plain)}")
-for n, diff in raft_vs_control.items():
-    print(f"gold + {'2' if n == 2 else 'up to 4'}: RAFT minus its gold-only control {stats.shown(diff)}")
-claim(model, raft_vs_plain[1] > 0, f"a reader trained on this kind of prompt reads look-alikes better than the plain "
-      f"reader: +{raft_vs_plain[0]:.3f} with 2 look-alikes, interval above zero")
-claim(model, raft_vs_control[4][1] > 0, f"the distractors in training are what helps: with up to 4 look-alikes the "
-      f"RAFT reader beats its gold-only control by {raft_vs_control[4][0]:.3f}, interval above zero")
+if COURSE:  # the RAFT readers were trained on the course model's prompts
+    raft_vs_plain = stats.paired_difference(raft["hits_gold_2"], plain["hits_gold_2"])
+    raft_vs_control = {n: stats.paired_difference(raft[f"hits_gold_{n}"], control[f"hits_gold_{n}"])
+                       for n in (2, 4)}
+    print(f"gold + 2 look-alikes: RAFT minus the plain reader {stats.shown(raft_vs_plain)}")
+    for n, diff in raft_vs_control.items():
+        print(f"gold + {'2' if n == 2 else 'up to 4'}: RAFT minus its gold-only control {stats.shown(diff)}")
+    claim(model, raft_vs_plain[1] > 0, f"a reader trained on this kind of prompt reads look-alikes better than the "
+          f"plain reader: +{raft_vs_plain[0]:.3f} with 2 look-alikes, interval above zero")
+    claim(model, raft_vs_control[4][1] > 0, f"the distractors in training are what helps: with up to 4 look-alikes "
+          f"the RAFT reader beats its gold-only control by {raft_vs_control[4][0]:.3f}, interval above zero")
+else:
+    print("the RAFT readers were not trained on this model (claims not measured)")
 claim(model, weak["rag"] < plain["rag"] and weak["gold_0"] < plain["gold_0"],
-      f"the weaker reader reads worse than the course model: RAG EM {weak['rag']:.3f} vs {plain['rag']:.3f}, "
+      f"the weaker reader reads worse than the {reader_name}: RAG EM {weak['rag']:.3f} vs {plain['rag']:.3f}, "
       f"gold alone {weak['gold_0']:.3f} vs {plain['gold_0']:.3f}")
 
 # %% [markdown]
@@ -580,12 +621,16 @@ forgetting = pd.DataFrame({name: {"World A ppl": rows[name]["world_a_ppl"], "Wor
                            for name in ["closed-book", *arm_names]}).T
 forgetting.loc["closed-book"] = [base_world_a["world_a_ppl"], base_world_a["rc_em"]]
 forgetting.index = ["base model", *arm_names]
-lora_ppl, full_ppl = rows["documents, LoRA"]["world_a_ppl"], rows["documents, full"]["world_a_ppl"]
-replay_ppl, no_replay_ppl = rows["mixed, k=10"]["world_a_ppl"], rows["mixed, k=10, no replay"]["world_a_ppl"]
-print(f"documents: LoRA {lora_ppl:.3f}, full {full_ppl:.3f}; mixed k = 10: with replay {replay_ppl:.3f}, without "
-      f"{no_replay_ppl:.3f}; base {base_world_a['world_a_ppl']:.3f}")
-claim(model, no_replay_ppl > replay_ppl, f"replaying World A text forgets less: World A perplexity {replay_ppl:.3f} "
-      f"with replay vs {no_replay_ppl:.3f} without, same arm and budget")
+if COURSE:
+    lora_ppl, full_ppl = rows["documents, LoRA"]["world_a_ppl"], rows["documents, full"]["world_a_ppl"]
+    replay_ppl, no_replay_ppl = rows["mixed, k=10"]["world_a_ppl"], rows["mixed, k=10, no replay"]["world_a_ppl"]
+    print(f"documents: LoRA {lora_ppl:.3f}, full {full_ppl:.3f}; mixed k = 10: with replay {replay_ppl:.3f}, without "
+          f"{no_replay_ppl:.3f}; base {base_world_a['world_a_ppl']:.3f}")
+    claim(model, no_replay_ppl > replay_ppl, f"replaying World A text forgets less: World A perplexity "
+          f"{replay_ppl:.3f} with replay vs {no_replay_ppl:.3f} without, same arm and budget")
+else:
+    print(f"base {base_world_a['world_a_ppl']:.3f}; the arm without replay was not trained on this model (claim not "
+          "measured)")
 forgetting.round(3)
 
 # %% [markdown]
@@ -614,21 +659,27 @@ for copy in range(3):  # the fastest of three additions: a pause of the machine 
     add_times.append(time.perf_counter() - start)
 add_seconds = min(add_times)
 embed_tokens = len(embedder.tokenizer(new_doc["text"])["input_ids"])
-cost = pd.DataFrame({
-    "RAG: index one document (here)": {"seconds": add_seconds, "tokens processed": embed_tokens},
-    "fine-tuning: the memorised model, one changed document (section 6, here)": {
-        "seconds": update["update_seconds"], "tokens processed": update["update_tokens"]},
-    "fine-tuning: the k = 10 arm, 20 changed documents, per fact (the sweep)": {
-        "seconds": ft_change["update_seconds"] / len(targets),
-        "tokens processed": ft_change["update_tokens"] / len(targets)},
-}).T
-# Both live times are measured here, on this machine, so their ratio does not depend on how fast the machine is.
-ratio = update["update_seconds"] / add_seconds
-print(f"indexing one document took {1000 * add_seconds:.0f} ms; fine-tuning the memorised model on it took "
-      f"{update['update_seconds']:.1f} s (section 6, on this machine)")
-claim(model, ratio >= 10 and update["update_tokens"] >= 10 * embed_tokens,
-      "adding a fact costs far less with RAG: at least 10x less time and 10x fewer tokens processed")
-cost[["tokens processed"]].round(0)
+cost = {"RAG: index one document (here)": {"seconds": add_seconds, "tokens processed": embed_tokens}}
+if COURSE:
+    cost.update({
+        "fine-tuning: the memorised model, one changed document (section 6, here)": {
+            "seconds": update["update_seconds"], "tokens processed": update["update_tokens"]},
+        "fine-tuning: the k = 10 arm, 20 changed documents, per fact (the sweep)": {
+            "seconds": ft_change["update_seconds"] / len(targets),
+            "tokens processed": ft_change["update_tokens"] / len(targets)}})
+    # Both live times are measured here, on this machine, so their ratio does not depend on how fast it is.
+    ratio = update["update_seconds"] / add_seconds
+    print(f"indexing one document took {1000 * add_seconds:.0f} ms; fine-tuning the memorised model on it took "
+          f"{update['update_seconds']:.1f} s (section 6, on this machine)")
+    claim(model, ratio >= 10 and update["update_tokens"] >= 10 * embed_tokens,
+          "adding a fact costs far less with RAG: at least 10x less time and 10x fewer tokens processed")
+else:
+    arm = rows[both_arm]  # what teaching its 70 documents cost this model, from its record
+    cost[f"fine-tuning: {both_arm}, 70 documents, per document (its record)"] = {
+        "seconds": arm["train_seconds"] / len(facts.trained_docs), "tokens processed": arm["tokens"] / len(
+            facts.trained_docs)}
+    print(f"indexing one document took {1000 * add_seconds:.0f} ms; the one-fact update was not run on this model")
+pd.DataFrame(cost).T[["tokens processed"]].round(0)
 
 # %% [markdown]
 # **Per query and on disk.** A RAG query pays for retrieval and for a longer prompt; a fine-tuned model pays
@@ -636,10 +687,9 @@ cost[["tokens processed"]].round(0)
 
 # %%
 start = time.perf_counter()
-answer_questions(model, tokenizer, [r["question"] for r in facts.eval_qa], max_new_tokens=12)
+answer_questions(model, tokenizer, [r["question"] for r in eval_qa], max_new_tokens=injection.answer_tokens(tokenizer))
 closed_seconds = time.perf_counter() - start
-per_query_ms = {"closed-book": 1000 * closed_seconds / len(facts.eval_qa),
-                "RAG": 1000 * rag_seconds / len(facts.eval_qa)}
+per_query_ms = {"closed-book": 1000 * closed_seconds / len(eval_qa), "RAG": 1000 * rag_seconds / len(eval_qa)}
 print(f"per question: closed-book {per_query_ms['closed-book']:.0f} ms, RAG {per_query_ms['RAG']:.0f} ms "
       "(retrieval and reading, batched)")
 storage = pd.DataFrame({
@@ -648,7 +698,8 @@ storage = pd.DataFrame({
 })
 sizes = pd.DataFrame({name: {"trainable parameters": rows[name]["trainable"],
                              "saved MB": rows[name]["saved_bytes"] / 2**20}
-                      for name in ("documents, LoRA", "documents, full", "mixed, k=10", "RAFT reader")}).T
+                      for name in (("documents, LoRA", "documents, full", "mixed, k=10", "RAFT reader") if COURSE
+                                   else arm_names)}).T
 sizes["trainable parameters"] = sizes["trainable parameters"].astype(int)
 display(storage.round(1))
 sizes.round(2)
@@ -717,9 +768,9 @@ plt.show()
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-no_answer = injection.reading_em(model, tokenizer, facts.eval_qa,
+no_answer = injection.reading_em(model, tokenizer, eval_qa,
                                  retrieve_passages(BM25Retriever(chunk_documents(without(facts.eval_docs))),
-                                                   [r["question"] for r in facts.eval_qa], 1))
+                                                   [r["question"] for r in eval_qa], 1))
 answered = np.mean([len(a.strip()) > 0 for a in answer_with_passages(
     model, tokenizer, [r["question"] for r in facts.eval_qa[:40]], retrieve_passages(
         BM25Retriever(chunk_documents(without(facts.eval_docs))), [r["question"] for r in facts.eval_qa[:40]], 1))])
@@ -747,7 +798,7 @@ claim(model, abstain["abstains when it is not"] >= 0.8 and abstain["answers when
 table = pd.DataFrame({name: {
     "EM lexical": rows[name]["em_lexical"], "EM paraphrased": rows[name]["em_paraphrased"], "MC": rows[name]["mc"],
     "EM with RAG": rows[name]["rag_em"], "World A ppl": rows[name]["world_a_ppl"],
-    "trainable": rows[name]["trainable"], "train s": rows[name]["train_seconds"],
+    "trainable": rows[name].get("trainable", 0), "train s": rows[name].get("train_seconds", 0),
 } for name in ["closed-book", *arm_names]}).T
 table.loc["RAG (BM25, top 1)"] = [rag_scores["em_lexical"], rag_scores["em_paraphrased"], rag_scores["mc"],
                                   rag_scores["em"], base_world_a["world_a_ppl"], 0, 0]
@@ -758,52 +809,56 @@ table.astype(float).round(3)
 # guide below is built from these files.
 
 # %%
-rag_interval = stats.interval(rag_scores["hits"])
-save_results("05_finetune_or_rag", {
-    "closed_book_em": live["closed-book"]["em"], "closed_book_mc": live["closed-book"]["mc"],
-    "rag_em": rag_scores["em"], "rag_em_low": rag_interval[1], "rag_em_high": rag_interval[2],
-    "rag_em_paraphrased": rag_scores["em_paraphrased"], "rag_mc": rag_scores["mc"],
-    "docs_lora_em": rows["documents, LoRA"]["em"], "docs_full_em": rows["documents, full"]["em"],
-    "docs_full_mc": rows["documents, full"]["mc"],
-    "mixed_k1_mc": rows["mixed, k=1"]["mc"], "mixed_k10_mc": rows["mixed, k=10"]["mc"],
-    "mixed_k1_em": rows["mixed, k=1"]["em"], "mixed_k10_em": rows["mixed, k=10"]["em"],
-    "mixed_k10_em_gain_low": gain_em[1], "mixed_k10_mc_gain_low": gain_mc[1],
-    "mixed_k10_rag_em": rows["mixed, k=10"]["rag_em"], "mixed_k10_rag_gain_low": both_gain[1],
-    "mixed_k10_no_replay_rag_em": rows["mixed, k=10, no replay"]["rag_em"],
-    "mixed_k10_no_replay_em": rows["mixed, k=10, no replay"]["em"],
-    "mixed_k10_lora_em": rows["mixed, k=10, LoRA"]["em"],
-    "mixed_k10_em_seed_min": min(seed_em), "mixed_k10_em_seed_max": max(seed_em),
-    "best_ft_em": rows[best_ft]["em"], "rag_minus_best_ft": gap[0], "rag_minus_best_ft_low": gap[1],
-    "rag_minus_best_ft_high": gap[2],
-    "wordings_em": rows["question wordings"]["em"],
-    "wordings_em_paraphrased": rows["question wordings"]["em_paraphrased"],
-    "memorised_em_trained_wording": mem["em_lexical"], "memorised_em_reworded": mem["em_paraphrased"],
-    "plain_reader_gold_2": plain["gold_2"], "raft_reader_gold_2": raft["gold_2"],
-    "plain_reader_gold_0": plain["gold_0"], "raft_reader_gold_0": raft["gold_0"],
-    "plain_reader_gold_4": plain["gold_4"],
-    "raft_control_gold_2": control["gold_2"], "raft_minus_control_gold_2": raft_vs_control[2][0],
-    "raft_minus_control_gold_2_low": raft_vs_control[2][1], "raft_minus_control_gold_2_high": raft_vs_control[2][2],
-    "raft_minus_control_gold_4": raft_vs_control[4][0], "raft_minus_control_gold_4_low": raft_vs_control[4][1],
-    "raft_minus_control_gold_4_high": raft_vs_control[4][2], "raft_minus_plain_gold_2_low": raft_vs_plain[1],
-    "weak_reader_rag_em": weak["rag"], "weak_reader_rc_em": rows["weaker reader"]["rc_em"],
-    "course_reader_rag_em": plain["rag"],
-    "docs_lora_world_a_ppl": lora_ppl, "docs_full_world_a_ppl": full_ppl,
-    "mixed_k10_world_a_ppl": replay_ppl, "mixed_k10_no_replay_world_a_ppl": no_replay_ppl,
-    "base_world_a_ppl": base_world_a["world_a_ppl"],
-    "ft_update_fact_seconds": update["update_seconds"], "ft_update_fact_tokens": update["update_tokens"],
-    "ft_update_per_fact_tokens_20": ft_change["update_tokens"] / len(targets),
-    "ft_update_unchanged_em_before": ft_change["unchanged_em_before"],
-    "ft_update_unchanged_em_after": ft_change["unchanged_em_after"],
-    "changed_facts_rag_new": rag_new, "changed_facts_ft_new": ft_new, "changed_facts_ft_old": ft_old,
-    "changed_facts_rag_minus_ft_new": new_gap[0], "changed_facts_rag_minus_ft_new_low": new_gap[1],
-    "changed_facts_rag_minus_ft_new_high": new_gap[2],
-    "rag_add_fact_tokens": embed_tokens, "rag_add_fact_seconds": add_seconds,
-    "rag_prompt_tokens": prompt_tokens["RAG (BM25, top 1)"], "closed_book_prompt_tokens": prompt_tokens["closed-book"],
-    "rag_ms_per_query": per_query_ms["RAG"], "closed_book_ms_per_query": per_query_ms["closed-book"],
-    "world_b_tokens": sum(doc_tokens), "context_tokens": window,
-    "abstain_answerable_answered": abstain["answers when the document is there"],
-    "abstain_unanswerable_abstained": abstain["abstains when it is not"],
-}, model)
+if COURSE:  # another model's numbers are its commands' records in results/smollm2/
+    rag_interval = stats.interval(rag_scores["hits"])
+    save_results("05_finetune_or_rag", {
+        "closed_book_em": live["closed-book"]["em"], "closed_book_mc": live["closed-book"]["mc"],
+        "rag_em": rag_scores["em"], "rag_em_low": rag_interval[1], "rag_em_high": rag_interval[2],
+        "rag_em_paraphrased": rag_scores["em_paraphrased"], "rag_mc": rag_scores["mc"],
+        "docs_lora_em": rows["documents, LoRA"]["em"], "docs_full_em": rows["documents, full"]["em"],
+        "docs_full_mc": rows["documents, full"]["mc"],
+        "mixed_k1_mc": rows["mixed, k=1"]["mc"], "mixed_k10_mc": rows["mixed, k=10"]["mc"],
+        "mixed_k1_em": rows["mixed, k=1"]["em"], "mixed_k10_em": rows["mixed, k=10"]["em"],
+        "mixed_k10_em_gain_low": gain_em[1], "mixed_k10_mc_gain_low": gain_mc[1],
+        "mixed_k10_rag_em": rows["mixed, k=10"]["rag_em"], "mixed_k10_rag_gain_low": both_gain[1],
+        "mixed_k10_no_replay_rag_em": rows["mixed, k=10, no replay"]["rag_em"],
+        "mixed_k10_no_replay_em": rows["mixed, k=10, no replay"]["em"],
+        "mixed_k10_lora_em": rows["mixed, k=10, LoRA"]["em"],
+        "mixed_k10_em_seed_min": min(seed_em), "mixed_k10_em_seed_max": max(seed_em),
+        "best_ft_em": rows[best_ft]["em"], "rag_minus_best_ft": gap[0], "rag_minus_best_ft_low": gap[1],
+        "rag_minus_best_ft_high": gap[2],
+        "wordings_em": rows["question wordings"]["em"],
+        "wordings_em_paraphrased": rows["question wordings"]["em_paraphrased"],
+        "memorised_em_trained_wording": mem["em_lexical"], "memorised_em_reworded": mem["em_paraphrased"],
+        "plain_reader_gold_2": plain["gold_2"], "raft_reader_gold_2": raft["gold_2"],
+        "plain_reader_gold_0": plain["gold_0"], "raft_reader_gold_0": raft["gold_0"],
+        "plain_reader_gold_4": plain["gold_4"],
+        "raft_control_gold_2": control["gold_2"], "raft_minus_control_gold_2": raft_vs_control[2][0],
+        "raft_minus_control_gold_2_low": raft_vs_control[2][1], "raft_minus_control_gold_2_high": raft_vs_control[2][2],
+        "raft_minus_control_gold_4": raft_vs_control[4][0], "raft_minus_control_gold_4_low": raft_vs_control[4][1],
+        "raft_minus_control_gold_4_high": raft_vs_control[4][2], "raft_minus_plain_gold_2_low": raft_vs_plain[1],
+        "weak_reader_rag_em": weak["rag"], "weak_reader_rc_em": rows["weaker reader"]["rc_em"],
+        "course_reader_rag_em": plain["rag"],
+        "docs_lora_world_a_ppl": lora_ppl, "docs_full_world_a_ppl": full_ppl,
+        "mixed_k10_world_a_ppl": replay_ppl, "mixed_k10_no_replay_world_a_ppl": no_replay_ppl,
+        "base_world_a_ppl": base_world_a["world_a_ppl"],
+        "ft_update_fact_seconds": update["update_seconds"], "ft_update_fact_tokens": update["update_tokens"],
+        "ft_update_per_fact_tokens_20": ft_change["update_tokens"] / len(targets),
+        "ft_update_unchanged_em_before": ft_change["unchanged_em_before"],
+        "ft_update_unchanged_em_after": ft_change["unchanged_em_after"],
+        "changed_facts_rag_new": rag_new, "changed_facts_ft_new": ft_new, "changed_facts_ft_old": ft_old,
+        "changed_facts_rag_minus_ft_new": new_gap[0], "changed_facts_rag_minus_ft_new_low": new_gap[1],
+        "changed_facts_rag_minus_ft_new_high": new_gap[2],
+        "rag_add_fact_tokens": embed_tokens, "rag_add_fact_seconds": add_seconds,
+        "rag_prompt_tokens": prompt_tokens["RAG (BM25, top 1)"],
+        "closed_book_prompt_tokens": prompt_tokens["closed-book"],
+        "rag_ms_per_query": per_query_ms["RAG"], "closed_book_ms_per_query": per_query_ms["closed-book"],
+        "world_b_tokens": sum(doc_tokens), "context_tokens": window,
+        "abstain_answerable_answered": abstain["answers when the document is there"],
+        "abstain_unanswerable_abstained": abstain["abstains when it is not"],
+    }, model)
+else:
+    save_results("05_finetune_or_rag", {"rag_em": rag_scores["em"]}, model)  # says why nothing is written
 
 # %% [markdown]
 # ## 12. The decision guide
@@ -872,8 +927,8 @@ assert (tally["cannot decide"], tally["contradicts"]) == (1, 0), f"the verdicts 
 # the gold document among the same look-alikes), by one command: `python -m ftrag.course.real_facts` (its record:
 # `results/smollm2/05_finetune_or_rag.json`). Its window is 8,192 tokens, so it can also read most of World B at
 # once: the gold document with as many others as fit. It answers in sentences, so the run scores whether the reply
-# contains the answer (and exact match and token F1 beside it). The fine-tuning arms were not run on it: each would
-# take hours at its ~100 training tokens per second on 2 cores.
+# contains the answer (and exact match and token F1 beside it). Two of section 4's fine-tuning arms were trained on
+# it too, by another command (after the reading table).
 
 # %%
 real_run = json.loads((repo_root() / "results" / "smollm2" / "05_finetune_or_rag.json").read_text())
@@ -897,8 +952,43 @@ pd.DataFrame({name: {"answer contained": rows[arm]["contains"], "exact match": r
 # template's instruction and worked example cost about 90 tokens on every query, so RAG's extra passage only
 # doubles the prompt instead of multiplying it by five. And its window holds two thirds of World B: the gold
 # document among most of the base is a real option for it, read worse than one retrieved document and at many
-# times the tokens and the time per query (the last row). Whether fine-tuning states these facts on a real model,
-# this course has not measured (the arms take hours each on a CPU; the guide's rows say "not measured").
+# times the tokens and the time per query (the last row).
+#
+# **Fine-tuning the facts into the real model.** `python -m ftrag.course.real_injection` trained two of section 4's
+# arms on SmolLM2 with LoRA (rank 16, every linear layer; the course model's LoRA learning rate, 3e-3, with no grid
+# of its own): `mixed, k=10, LoRA` (ten renderings of every document plus the train half's question/answer pairs, in
+# the model's chat format, and a quarter of World A replay) and `documents, LoRA` (continued pretraining on the 70
+# documents). Its budget is a tenth of the course model's: 60 steps of 4 blocks of 256 tokens (61k tokens, about one
+# pass over the mixed arm's text), because SmolLM2 trains at about 150 tokens per second on 2 cores. Each arm kept its
+# best step on the validation questions (scored every 30 steps), and every row, the untrained model first, was scored
+# on all 266 evaluation questions, closed-book and reading RAG's top document (the same passage as section 3):
+
+# %%
+real_arms = json.loads((repo_root() / OTHER_MODEL["SWEEP_FILE"]).read_text())
+arm_rows = injection.record_rows(real_arms, facts.eval_qa)
+print(f"{real_arms['command']}\n{real_arms['cpu']}, {real_arms['threads']} threads, {real_arms['date']}, "
+      f"{real_arms['seconds_last_run'] / 60:.0f} min; an answer counts when the reply contains it")
+real_best = max([n for n in arm_rows if n != "closed-book"], key=lambda n: arm_rows[n]["em"])
+real_gap = stats.paired_difference(arm_rows["closed-book"]["rag_hits"], arm_rows[real_best]["em_hits"])
+real_both = stats.paired_difference(arm_rows[real_best]["rag_hits"], arm_rows["closed-book"]["rag_hits"])
+print(f"RAG (the untrained model reading BM25's top document) minus the best arm, {real_best}, closed-book: "
+      f"{stats.shown(real_gap)}")
+print(f"{real_best} reading the same passage minus the untrained reader: {stats.shown(real_both)}")
+pd.DataFrame({name: {"closed-book": row["em"], "with RAG's passage": row["rag_em"], "multiple choice": row["mc"],
+                     "World A ppl": row["world_a_ppl"], "kept step": row.get("selected_step", "-"),
+                     "train s": row.get("train_seconds", 0)}
+              for name, row in arm_rows.items()}).T
+
+# %% [markdown]
+# **What the real model's arms show.** At this budget fine-tuning states few of the facts closed-book (under one in
+# ten; the validation curve was still rising at the last step, so a longer run would state more), and RAG on the
+# untrained model is far ahead, the interval of the gap far above zero: the headline of section 4 carries over. Two
+# things do not. The mixed arm **reads better** than the untrained model: its question/answer pairs taught it to
+# answer with the bare value, so RAG's passage on top of it gives more right answers (the second interval above), where
+# the course model lost reading to its training. And continued pretraining on the raw documents **broke the instruct
+# model's reading**: it answers RAG's questions by writing more document-like text, and World A reading falls to zero.
+# The World A perplexity column does not measure forgetting here: SmolLM2 never read World A, and replay taught it.
+# Full fine-tuning, the memorised and RAFT arms and the fact updates were not run on it.
 #
 # Row by row, the guide evaluates each rule on the real model's numbers (containment for its reading): a row
 # carries over when every clause that could be measured holds.
@@ -931,14 +1021,15 @@ for i, (_, do, _, rule) in enumerate(decision.ROWS, 1):
 # ours (lesson 04), so the RAFT gain may be smaller for them, and how much a larger model forgets at these learning
 # rates was not measured here. One fact set is shown; the intervals are over questions, and only the strongest arm
 # was trained with three seeds (the others once). Full fine-tuning's learning rate is the top of its grid. The only
-# long-context reader measured is a 135M one, and none of the fine-tuning arms ran on a real model. Exact match
-# against one gold string is strict.
+# long-context reader measured is a 135M one, and only two LoRA arms ran on a real model, at a tenth of the budget.
+# Exact match against one gold string is strict.
 #
 # **On a real model.** Section 13's numbers were measured on SmolLM2-135M-Instruct by `python -m
-# ftrag.course.real_facts`, the live half of this lesson. This notebook itself does not yet run on another model
-# (lessons 00 to 04 do, with `FTRAG_MODEL=smollm2`): it compares its live numbers question by question with the
-# sweep's arms, and those were trained on the course model only. The arms have not been trained on a real model:
-# each is 614k training tokens, hours at the ~100 tokens per second SmolLM2 trains at on 2 CPU cores.
+# ftrag.course.real_facts` (the reading arms) and `python -m ftrag.course.real_injection` (two LoRA arms, 61k tokens
+# each, 31 minutes on 2 cores). With `FTRAG_MODEL=smollm2` this notebook runs on it from top to bottom: the live
+# cells score the first 40 evaluation questions, section 4 reads that model's own arms, and the cells that need an
+# arm only the course model has (the grid, the seeds, the paraphrase curve, memorised questions, the fact updates,
+# RAFT) say so and skip.
 #
 # **Next:** the lab [`labs/05_finetune_or_rag.ipynb`](../labs/05_finetune_or_rag.ipynb): the multiple-choice
 # scorer, RAFT-style training examples, the paraphrase experiment's training text, the cost of one new fact, a

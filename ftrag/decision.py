@@ -19,6 +19,9 @@ from ftrag.results import load_results, results_dir
 
 LESSONS = {"02": "02_json_finetuning", "03": "03_dialect_finetuning", "04": "04_rag_pipeline",
            "05": "05_finetune_or_rag"}
+# A lesson's real-model numbers may come from more than one command: lesson 05's fine-tuning arms
+# (``ftrag.course.real_injection``) are recorded apart from its reading arms (``ftrag.course.real_facts``).
+REAL_EXTRA = {"05": ("05_injection",)}
 LINKS = {k: f"../notebooks/{v}.ipynb" for k, v in LESSONS.items()}
 
 GUIDE = "decision_guide.yaml"  # the rows, beside this file: edit them there
@@ -188,16 +191,22 @@ READER_FREE = {"04": ("bm25_recall_at_1", "described_recall_at_1_bm25", "describ
 
 def real_values(model: str = REAL_MODEL, course: dict[str, dict] | None = None) -> dict[str, dict]:
     """The lessons' numbers on a real model, by lesson number, for the lessons that have been run on it: the
-    ``values`` of ``results/<model>/NN_name.json`` (the lesson's own keys; the file's ``command`` made it), plus
+    ``values`` of ``results/<model>/NN_name.json`` (the lesson's own keys; the file's ``command`` made it) and of
+    its ``REAL_EXTRA`` records (no key twice), plus
     the ``READER_FREE`` numbers of the course model's results (``course``, default: ``recorded_values()``)."""
-    out = {}
+    out: dict[str, dict] = {}
     for lesson, stem in LESSONS.items():
-        path = results_dir() / model / f"{stem}.json"
-        if path.is_file():
-            record = json.loads(path.read_text())
-            if not record.get("values"):
-                raise ValueError(f"{path} holds no 'values' (an interrupted run?): rerun `{record.get('command')}`")
-            out[lesson] = record["values"]
+        for name in (stem, *REAL_EXTRA.get(lesson, ())):
+            path = results_dir() / model / f"{name}.json"
+            if path.is_file():
+                record = json.loads(path.read_text())
+                if not record.get("values"):
+                    raise ValueError(f"{path} holds no 'values' (an interrupted run?): rerun "
+                                     f"`{record.get('command')}`")
+                clash = set(record["values"]) & set(out.get(lesson, {}))
+                if clash:
+                    raise ValueError(f"{path} repeats {sorted(clash)} of lesson {lesson}'s other record")
+                out.setdefault(lesson, {}).update(record["values"])
     return with_reader_free(out, course if course is not None else recorded_values())
 
 

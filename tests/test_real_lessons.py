@@ -10,22 +10,24 @@ import pytest
 from ftrag import decision
 from ftrag.course import guide, real_json
 from ftrag.lm import load_model
+from ftrag.paths import repo_root
 from ftrag.results import results_dir
 from ftrag.tasks import json_output as jt
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
-# 135M model (02), the closing-line task and the learn-vs-forget sweep (03), lesson 05's fine-tuning arms (hours
-# each on a CPU) and its weaker reader. Every other key must be in its results file (or be READER_FREE).
+# 135M model (02), the closing-line task and the learn-vs-forget sweep (03), lesson 05's full fine-tuning arms, its
+# memorised and RAFT arms and fact updates (only two LoRA arms ran on the real model) and its weaker reader. Every
+# other key must be in its results file (or be READER_FREE).
 NOT_MEASURED_ON_REAL = {
     "02": {"full_field_em"},
     "03": {"closing_em_copy_top", "closing_em_finetuned", "closing_em_same_header_context_best", "full_world_a_ppl",
            "sweep_full_dialect_ppl_kept", "sweep_lora_dialect_ppl_kept"},
     "04": set(),
     "05": {"changed_facts_rag_minus_ft_new_high", "course_reader_rag_em", "docs_full_em", "docs_full_world_a_ppl",
-           "docs_lora_world_a_ppl", "ft_update_fact_tokens", "ft_update_unchanged_em_after",
+           "ft_update_fact_tokens", "ft_update_unchanged_em_after",
            "ft_update_unchanged_em_before", "memorised_em_reworded", "memorised_em_trained_wording",
            "mixed_k10_em_gain_low", "mixed_k10_no_replay_world_a_ppl", "mixed_k10_world_a_ppl",
-           "raft_minus_control_gold_4_low", "raft_minus_plain_gold_2_low", "rag_minus_best_ft_low",
+           "raft_minus_control_gold_4_low", "raft_minus_plain_gold_2_low",
            "weak_reader_rag_em", "wordings_em"},
 }
 
@@ -161,17 +163,16 @@ def test_the_real_dialect_command_runs_on_a_sample(tmp_path):
 def _code_cells(stem: str) -> list[str]:
     import nbformat
 
-    from ftrag.paths import repo_root
-
     nb = nbformat.read(repo_root() / "notebooks" / f"{stem}.ipynb", as_version=4)
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
 @pytest.mark.parametrize("stem", ["01_autoregressive_prediction", "02_json_finetuning", "03_dialect_finetuning",
-                                  "04_rag_pipeline"])
+                                  "04_rag_pipeline", "05_finetune_or_rag"])
 def test_another_models_samples_are_named_in_the_parameters_cell(stem):
     """``OTHER_MODEL`` replaces only values the parameters cell defines, only on another model: every sample size
-    and training budget smaller; a budget for the answer (an instruct model writes sentences) larger."""
+    and training budget smaller; a budget for the answer (an instruct model writes sentences) larger; a record
+    file that model's own (``results/smollm2/``)."""
     cells = _code_cells(stem)
     params = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
     names: dict = {}
@@ -181,6 +182,9 @@ def test_another_models_samples_are_named_in_the_parameters_cell(stem):
     for key, value in other.items():  # None means "all": any number is smaller
         if key == "ANSWER_TOKENS":
             assert value > names[key], f"{stem}: an instruct model's answers need more tokens than {names[key]}"
+        elif key.endswith("_FILE"):
+            assert value.startswith(f"results/{decision.REAL_MODEL}/") and (repo_root() / value).is_file(), \
+                f"{stem}: {key} {value} is not a committed record of the real model"
         else:
             assert names[key] is None or value < names[key], f"{stem}: {key} {value} is not smaller than {names[key]}"
     applying = next(c.source for c in cells if "OTHER_MODEL[k]" in c.source)
@@ -189,17 +193,78 @@ def test_another_models_samples_are_named_in_the_parameters_cell(stem):
         assert f'"{key}"' in applying, f"{stem}: the notebook never applies OTHER_MODEL's {key}"
 
 
-@pytest.mark.slow  # loads the real model (builds its cache on a fresh machine)
-def test_lesson_05_stops_with_a_clear_message_on_another_model(monkeypatch):
-    """Lesson 05 compares its live cells with the course model's recorded arms: on another model it says so."""
-    monkeypatch.setenv("FTRAG_MODEL", "smollm2")
-    namespace: dict = {}
-    for cell in _code_cells("05_finetune_or_rag"):
-        if "load_model(MODEL_NAME" in cell.source:
-            with pytest.raises(RuntimeError, match="course model only.*unset FTRAG_MODEL.*real_facts"):
-                exec(cell.source, namespace)
-            return
-        if "google.colab" in cell.source:
-            continue  # the Colab set-up cell (shell commands, and nothing to do off Colab)
-        exec(cell.source, namespace)
-    pytest.fail("lesson 05 has no cell that loads the model")
+def test_lesson_05_reads_another_models_own_arms():
+    """On another model lesson 05 scores a sample live and reads that model's own record of fine-tuning arms (never
+    the course model's rows beside its live numbers); every cell that needs a course-only arm asks ``COURSE``."""
+    cells = _code_cells("05_finetune_or_rag")
+    loading = next(c.source for c in cells if "load_model(MODEL_NAME" in c.source)
+    assert "raise" not in loading and "COURSE = is_course_model(model)" in loading
+    assert "eval_qa = facts.eval_qa[:N_EVAL]" in loading
+    sweep = next(c.source for c in cells if "json.loads((repo_root() / SWEEP_FILE)" in c.source)
+    assert "injection.record_rows(sweep, facts.eval_qa)" in sweep
+    for arm in ("mixed, k=10, seed 1", "memorised questions\"]", "RAFT reader\"]", "mixed, k=10, no replay\"]"):
+        for cell in cells:
+            if f'rows["{arm}' in cell.source:
+                assert "if COURSE" in cell.source, f"a cell reads the course-only arm {arm!r} without asking COURSE"
+
+
+def test_a_real_models_record_reads_as_the_sweeps_rows():
+    """``injection.record_rows`` and ``real_injection.guide_keys`` on a small record: containment is the metric,
+    the hits by question kind, RAG minus the best arm with a paired interval, lesson 05's keys."""
+    from ftrag.course import real_injection
+    from ftrag.tasks import injection
+
+    qa = [{"kind": "lexical"}, {"kind": "paraphrased"}, {"kind": "lexical"}, {"kind": "paraphrased"}]
+
+    def row(contains, rag, **extra):
+        return {"contains": contains.count("1") / 4, "contains_hits": contains, "strict_em": 0.0, "strict_hits": "0000",
+                "rag_contains": rag.count("1") / 4, "rag_contains_hits": rag, "rag_strict_em": 0.0,
+                "rag_strict_hits": "0000", "mc": 0.5, "mc_hits": "1100", "world_a_ppl": 20.0, "rc_em": 0.1, "n": 4,
+                **extra}
+
+    record = {"answer_metric": "contains_answer", "budget": {"steps": 60, "batch_size": 4, "block_size": 256},
+              "rows": {"closed-book": row("0000", "1111"),
+                       "mixed, k=10, LoRA": row("1000", "1110", train_seconds=300.0, tokens=61440),
+                       "documents, LoRA": row("0000", "1100", train_seconds=290.0, tokens=61440)}}
+    rows = injection.record_rows(record, qa)
+    assert rows["mixed, k=10, LoRA"]["em"] == 0.25 and rows["mixed, k=10, LoRA"]["em_hits"] == "1000"
+    assert rows["mixed, k=10, LoRA"]["em_lexical"] == 0.5 and rows["mixed, k=10, LoRA"]["rag_em_paraphrased"] == 0.5
+    assert rows["closed-book"]["rag_hits"] == "1111" and rows["documents, LoRA"]["budget"] == "61k tokens"
+    keys = real_injection.guide_keys(record)
+    assert keys["best_ft_em"] == 0.25 and keys["rag_minus_best_ft"] == 0.75 and keys["rag_minus_best_ft_low"] <= 0.75
+    assert {"docs_lora_em", "mixed_k10_lora_em", "docs_lora_world_a_ppl", "base_world_a_ppl"} <= set(keys)
+    with pytest.raises(ValueError, match="scored 4 questions, not these 3"):
+        injection.record_rows(record, qa[:3])
+    with pytest.raises(ValueError, match="not a LoRA text arm"):
+        real_injection.sweep("unused.json", arms=("documents, full",))
+    with pytest.raises(ValueError, match="unknown arm 'nope'"):
+        real_injection.sweep("unused.json", arms=("nope",))
+
+
+@pytest.mark.slow  # loads and trains the real model (builds its cache on a fresh machine)
+def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
+    """Lesson 05's LoRA arm on the real model, one step on two questions (World A and validation cut short here):
+    the rows, the keys, and a rerun that resumes instead of training again."""
+    from ftrag.course import real_injection
+    from ftrag.lm import world_a_scores
+    from ftrag.tasks import injection, knowledge_scores
+
+    monkeypatch.setattr(real_injection, "world_a_scores", lambda m, t: world_a_scores(m, t, n_heldout=2, n_rc=2))
+    small = injection.fact_set()
+    small.valid_qa[:] = small.valid_qa[:2]
+    monkeypatch.setattr(injection, "fact_set", lambda seed=0: small)
+    monkeypatch.setattr(real_injection, "fact_set", lambda seed=0: small)
+    out = tmp_path / "05_injection.json"
+    args = ["--arms", "documents, LoRA", "--steps", "1", "--batch-size", "1", "--eval-every", "1", "--n-questions",
+            "2", "--threads", "1", "--out", str(out)]
+    real_injection.main(args)
+    record = json.loads(out.read_text())
+    assert list(record["rows"]) == ["closed-book", "documents, LoRA"] and record["budget"]["n_questions"] == 2
+    arm = record["rows"]["documents, LoRA"]
+    assert arm["steps"] == 1 and arm["tokens"] == 256 and arm["trainable"] > 0 and arm["curve"][0]["step"] == 0
+    assert {"docs_lora_em", "best_ft_em", "rag_minus_best_ft_low"} <= set(record["values"])
+    assert knowledge_scores.answer_tokens(load_model("smollm2", device="cpu")[1]) == 24
+    real_injection.main(args)
+    again = json.loads(out.read_text())
+    assert again["rows"] == record["rows"] and again["seconds_last_run"] == record["seconds_last_run"], \
+        "a complete record is resumed, not trained again"

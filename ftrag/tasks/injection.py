@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ftrag.files import read_examples
-from ftrag.lm import format_prompt, pad_id_of
+from ftrag.lm import format_prompt, pad_id_of, prompt_for, uses_chat
 from ftrag.tasks.facts import (
     N_DOCS,
     N_VALID,
@@ -37,6 +37,7 @@ from ftrag.tasks.facts import (
     trained_facts,
 )
 from ftrag.tasks.knowledge_scores import (
+    answer_tokens,
     arm_scores,
     closed_book_scores,
     fact_validation,
@@ -47,7 +48,7 @@ from ftrag.tasks.knowledge_scores import (
 from ftrag.train import IGNORE_INDEX, TrainConfig, folder_bytes, lm_examples, lora_model, train, train_selected
 
 __all__ = [  # the lesson reaches the fact set and the scores through this module too
-    "N_DOCS", "N_VALID", "FactSet", "arm_scores", "closed_book_scores", "distractor_docs", "fact_set",
+    "N_DOCS", "N_VALID", "FactSet", "answer_tokens", "arm_scores", "closed_book_scores", "distractor_docs", "fact_set",
     "question_wordings", "rag_passages", "reader_scores", "reading_em", "reading_passages", "renderings",
     "trained_facts",
 ]
@@ -63,17 +64,22 @@ REPLAY = 0.25  # share of each text arm's blocks that replay World A's training 
 EVAL_EVERY = 50  # steps between validation scores (early stopping keeps the best)
 
 
-def qa_text(row: dict, passages: Sequence[str] = ()) -> str:
-    """A question/answer pair as one training text, in the course's prompt format (the answer after ``Answer:``)."""
+def qa_text(row: dict, passages: Sequence[str] = (), *, tokenizer=None) -> str:
+    """A question/answer pair as one training text, in the course's prompt format (the answer after ``Answer:``);
+    with an instruct model's ``tokenizer``, in its chat format instead (``prompt_for``'s turn, the answer, its end of
+    turn), the format it is asked in."""
+    if tokenizer is not None and uses_chat(tokenizer):
+        return prompt_for(tokenizer, row["question"], passages) + row["answer"] + tokenizer.eos_token
     return format_prompt(row["question"], passages) + " " + row["answer"]
 
 
-def injection_texts(facts: FactSet, k: int = 1, *, mixed: bool = False) -> list[str]:
+def injection_texts(facts: FactSet, k: int = 1, *, mixed: bool = False, tokenizer=None) -> list[str]:
     """Continued-pretraining texts: ``k`` renderings of every trained document; with ``mixed``, plus the train half's
-    question/answer pairs (Allen-Zhu & Li's mixed training: they show the model how facts are asked for)."""
+    question/answer pairs (Allen-Zhu & Li's mixed training: they show the model how facts are asked for), in the
+    format of ``tokenizer``'s model (``qa_text``)."""
     texts = renderings(facts.trained_docs, k)
     if mixed:
-        texts += [qa_text(r) for r in facts.train_qa]
+        texts += [qa_text(r, tokenizer=tokenizer) for r in facts.train_qa]
     return texts
 
 
@@ -119,11 +125,11 @@ def packed_examples(tokenizer, texts: Sequence[str], *, steps: int = STEPS, batc
 def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full", rank: int = LORA_RANK,
                 lr: float | None = None, steps: int = STEPS, batch_size: int = BATCH_SIZE,
                 block_size: int = BLOCK_SIZE, seed: int = 0, progress: bool = True, examples: list | None = None,
-                replay: float = 0.0, select: Callable | None = None):
+                replay: float = 0.0, select: Callable | None = None, eval_every: int = EVAL_EVERY):
     """Fine-tune ``model`` on ``texts`` (packed, to the token budget; ``replay``: that share is World A text) with
     ``method`` ``"full"`` or ``"lora"``; returns (model, TrainResult). ``examples`` (ready ``input_ids``/``labels``
     rows) replaces the packing. ``select(model)`` (validation scores, a tuple) turns on early stopping: scored every
-    ``EVAL_EVERY`` steps, the best evaluation's weights are kept (``result.selected_step``, ``result.curve``)."""
+    ``eval_every`` steps, the best evaluation's weights are kept (``result.selected_step``, ``result.curve``)."""
     if method not in ("full", "lora"):
         raise ValueError(f"method must be 'full' or 'lora', got {method!r}")
     if examples is None:
@@ -138,7 +144,7 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
                          seed=seed, progress=progress)
     if select is None:
         return model, train(model, examples, config, pad_id=pad_id_of(tokenizer))
-    result, _ = train_selected(model, examples, config, score=select, every=EVAL_EVERY, pad_id=pad_id_of(tokenizer))
+    result, _ = train_selected(model, examples, config, score=select, every=eval_every, pad_id=pad_id_of(tokenizer))
     return model, result
 
 
@@ -227,16 +233,19 @@ OWN_BUDGET = ("question wordings", "memorised questions", "RAFT reader", "RAFT c
 
 
 def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, progress: bool = True,
-              lr: float | None = None, select: bool = True):
+              lr: float | None = None, select: bool = True, budget: dict | None = None):
     """Change ``model`` as the arm ``spec`` (a value of ``ARMS``) says; returns (model, TrainResult).
 
     ``lr`` overrides the arm's learning rate (the sweep passes the one its grid selected); ``select`` turns on early
-    stopping on the validation documents (all arms but the memorised questions, whose point is the strings)."""
+    stopping on the validation documents (all arms but the memorised questions, whose point is the strings).
+    ``budget`` (``steps``, ``batch_size``, ``block_size``, ``eval_every``) replaces a text arm's token budget (the
+    real model's command trains on a smaller one)."""
     if spec["data"] == "texts":
-        return train_texts(model, tokenizer, injection_texts(facts, spec["k"], mixed=spec["mixed"]),
+        return train_texts(model, tokenizer, injection_texts(facts, spec["k"], mixed=spec["mixed"],
+                                                             tokenizer=tokenizer),
                            method=spec["method"], seed=seed, progress=progress, lr=lr,
                            replay=spec.get("replay", REPLAY), select=fact_validation(tokenizer, facts) if select
-                           else None)
+                           else None, **(budget or {}))
     if spec["data"] == "memorise":
         rows = [r for r in facts.eval_qa if r["kind"] == "lexical"]
         return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"],
@@ -257,6 +266,31 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
                              select=reader_validation(tokenizer, facts) if select else None)
     raise ValueError(f"unknown arm data {spec['data']!r}; use 'texts', 'memorise', 'wordings', 'raft' or "
                      "'raft-control'")
+
+
+def record_rows(record: dict, rows_qa: Sequence[dict]) -> dict[str, dict]:
+    """A real model's record (``python -m ftrag.course.real_injection``) in the sweep's row keys, for the lesson's
+    tables: ``em`` and ``rag_em`` hold the record's ``answer_metric`` (containment: an instruct model answers in
+    sentences), with their per-question hits (``em_hits``, ``rag_hits``) and their rates by question kind."""
+    metric = {"contains_answer": "contains", "exact_match": "strict"}[record["answer_metric"]]
+    out = {}
+    for name, row in record["rows"].items():
+        if row["n"] != len(rows_qa):
+            raise ValueError(f"the record's row {name!r} scored {row['n']} questions, not these {len(rows_qa)}")
+        new = {k: v for k, v in row.items() if not k.startswith(("contains", "strict", "rag_"))}
+        for prefix, key in (("", "em"), ("rag_", "rag")):
+            hits = row[f"{prefix}{metric}_hits"]
+            new[f"{key}_hits" if key == "rag" else "em_hits"] = hits
+            new["rag_em" if key == "rag" else "em"] = row[f"{prefix}{metric}" if metric == "contains"
+                                                           else f"{prefix}strict_em"]
+            for kind in ("lexical", "paraphrased"):
+                kept = [h for h, r in zip(hits, rows_qa, strict=True) if r["kind"] == kind]
+                new[f"{'rag_' if key == 'rag' else ''}em_{kind}"] = round(kept.count("1") / len(kept), 4)
+        b = record["budget"]  # the arms' token budget, smaller than the course model's 614k
+        tokens = b["steps"] * b["batch_size"] * b["block_size"]
+        new["budget"] = f"{tokens / 1000:.0f}k tokens" if name != "closed-book" else "-"
+        out[name] = new
+    return out
 
 
 def saved_bytes(model) -> int:

@@ -2,7 +2,8 @@
 tests with look-alike documents, World A (forgetting), and the validation scores that choose a run's step.
 
 Every rate comes with its per-question hits (a string of 0/1, in the rows' order), so that intervals and paired
-differences can be computed later (``ftrag.stats``).
+differences can be computed later (``ftrag.stats``). On an instruct model (one with a chat template), which answers
+in sentences, a hit is a reply that contains the answer (``answer_hits``) and "exact match" in the keys means that.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ftrag.files import read_jsonl
-from ftrag.lm import answer_questions, normalize_answer, world_a_scores
+from ftrag.lm import answer_questions, contains_answer, normalize_answer, uses_chat, world_a_scores
 from ftrag.retrieval.rag import answer_with_passages
 from ftrag.tasks.facts import FactSet, fewer_than_asked, rag_passages, reading_passages, trained_facts
 from ftrag.tasks.multiple_choice import mc_accuracy, options_for
@@ -27,8 +28,9 @@ def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Seque
     (``multiple_choice=False``: exact match only). The options' distractors are values from ``facts_rows``
     (default: every World B fact; the sweep passes the trained documents' facts, ``trained_facts``)."""
     facts_rows = facts_rows if facts_rows is not None else read_jsonl("knowledge", "facts.jsonl")
-    predictions = answer_questions(model, tokenizer, [r["question"] for r in rows], max_new_tokens=12)
-    em_hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
+    predictions = answer_questions(model, tokenizer, [r["question"] for r in rows],
+                                   max_new_tokens=answer_tokens(tokenizer))
+    em_hits = answer_hits(tokenizer, predictions, rows)
     out = {"em": _mean(em_hits), "em_hits": hits_string(em_hits)}
     if multiple_choice:
         _, picks = mc_accuracy(model, tokenizer, rows, options_for(rows, facts_rows))
@@ -45,12 +47,25 @@ def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Seque
 def reading_em(model, tokenizer, rows: Sequence[dict], passages_list: Sequence[Sequence[str]]) -> dict:
     """Exact match with the given passages in the prompt (retrieved ones: RAG), overall and by question kind."""
     predictions = answer_with_passages(model, tokenizer, [r["question"] for r in rows], passages_list,
-                                       max_new_tokens=12)
-    hits = [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
+                                       max_new_tokens=answer_tokens(tokenizer))
+    hits = answer_hits(tokenizer, predictions, rows)
     out = {"em": _mean(hits), "hits": hits_string(hits)}
     for kind in ("lexical", "paraphrased"):
         out[f"em_{kind}"] = _mean([h for h, r in zip(hits, rows, strict=True) if r.get("kind") == kind])
     return out
+
+
+def answer_tokens(tokenizer) -> int:
+    """New tokens for an answer: 12 for the course model's short values, 24 for an instruct model's sentence."""
+    return 24 if uses_chat(tokenizer) else 12
+
+
+def answer_hits(tokenizer, predictions: Sequence[str], rows: Sequence[dict]) -> list[bool]:
+    """Per-question hits: exact match of the normalised answer for the course model; for an instruct model (its
+    chat template), whether the reply contains the answer (it answers in sentences: "The outage ran for 7 hours.")."""
+    if uses_chat(tokenizer):
+        return [contains_answer([p], [r["answer"]]) == 1.0 for p, r in zip(predictions, rows, strict=True)]
+    return [normalize_answer(p) == normalize_answer(r["answer"]) for p, r in zip(predictions, rows, strict=True)]
 
 
 def _mean(values: Sequence[bool | float]) -> float:

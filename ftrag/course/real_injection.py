@@ -1,0 +1,180 @@
+"""Lesson 05's fine-tuning arms on a real model: SmolLM2-135M-Instruct trained on the facts with LoRA, on a budget a
+2-core CPU can pay.
+
+``python -m ftrag.course.real_injection`` uses lesson 05's fact set (``fact_set(seed=0)``), its arms
+(``ftrag.tasks.injection.ARMS``: the same texts, World A replay share and early stopping on the validation
+documents) and its retrieved passages, and changes two things: the model, and the token budget. The course model's
+text arms read 300 steps x 8 blocks x 256 tokens (614k tokens); at about 100 training tokens per second on 2 cores
+one such arm would take 1.7 hours on SmolLM2, so each arm here trains ``--steps`` x ``--batch-size`` blocks (default
+60 x 4 x 256 = 61k tokens, a tenth: about one pass over the mixed arm's text) at the learning rate the course model's
+grid chose for LoRA (3e-3; no grid is run on this model), scored on the validation questions every ``--eval-every``
+steps (the best step is kept). The question/answer pairs of the mixed arms are in the model's chat format, the
+format it is asked in (``injection.qa_text``).
+
+Every row (the untrained model first, then each arm) is scored on lesson 05's 266 evaluation questions the same way:
+closed-book (the question alone) and with RAG's passage (BM25's top document: the row's model as the reader), by
+containment (the reply contains the answer: an instruct model answers in sentences), strict exact match and token F1,
+with the hits per question for paired intervals; multiple choice among values of trained facts; World A perplexity
+and reading (what training cost). ``values`` holds lesson 05's keys (containment where the course model's hold exact
+match; ``answer_metric`` says so).
+
+Each row is saved when it is done and an interrupted run resumes at the next row (a row's training, 10-20 minutes
+on 2 cores, restarts from its beginning). The record names the machine, the threads and the time.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftrag import stats
+from ftrag.cli import arg
+from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_key
+from ftrag.env import seed_everything
+from ftrag.lm import answer_questions, contains_answer, load_model, normalize_answer, world_a_scores
+from ftrag.retrieval.rag import answer_with_passages
+from ftrag.tasks.facts import fact_set, rag_passages, trained_facts
+from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, saved_bytes, train_arm
+from ftrag.tasks.knowledge_scores import hits_string
+from ftrag.tasks.multiple_choice import mc_accuracy, options_for
+from ftrag.train import count_parameters
+
+DEFAULT_OUT = "results/smollm2/05_injection.json"
+DEFAULT_ARMS = ("mixed, k=10, LoRA", "documents, LoRA")  # the strongest arm with replay; continued pretraining
+STEPS, BATCH_SIZE, EVAL_EVERY = 60, 4, 30
+MAX_NEW_TOKENS = 24  # a short sentence: "The outage lasted 7 hours." (a trained arm answers with the value and stops)
+
+
+def _answer_scores(predictions: Sequence[str], answers: Sequence[str], prefix: str) -> dict:
+    contains = [contains_answer([p], [a]) == 1.0 for p, a in zip(predictions, answers, strict=True)]
+    strict = [normalize_answer(p) == normalize_answer(a) for p, a in zip(predictions, answers, strict=True)]
+    return {f"{prefix}contains": round(sum(contains) / len(contains), 4),
+            f"{prefix}contains_hits": hits_string(contains),
+            f"{prefix}strict_em": round(sum(strict) / len(strict), 4), f"{prefix}strict_hits": hits_string(strict),
+            f"{prefix}examples": [[a, p] for a, p in zip(answers[:3], predictions[:3], strict=True)]}
+
+
+def row_scores(model, tokenizer, facts, rows_qa: Sequence[dict], rag: Sequence[Sequence[str]]) -> dict:
+    """Closed-book and RAG-reader answers (containment, strict EM), multiple choice, World A."""
+    questions, answers = [r["question"] for r in rows_qa], [r["answer"] for r in rows_qa]
+    t0 = time.perf_counter()
+    closed = answer_questions(model, tokenizer, questions, max_new_tokens=MAX_NEW_TOKENS)
+    read = answer_with_passages(model, tokenizer, questions, rag, max_new_tokens=MAX_NEW_TOKENS)
+    _, picks = mc_accuracy(model, tokenizer, rows_qa, options_for(rows_qa, trained_facts(facts)))
+    mc = [normalize_answer(p) == normalize_answer(a) for p, a in zip(picks, answers, strict=True)]
+    out = {**_answer_scores(closed, answers, ""), **_answer_scores(read, answers, "rag_"),
+           "mc": round(sum(mc) / len(mc), 4), "mc_hits": hits_string(mc), **world_a_scores(model, tokenizer),
+           "score_seconds": round(time.perf_counter() - t0, 1), "n": len(rows_qa)}
+    return out
+
+
+def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: Sequence[str] = DEFAULT_ARMS,
+          steps: int = STEPS, batch_size: int = BATCH_SIZE, eval_every: int = EVAL_EVERY, seed: int = 0,
+          n_questions: int | None = None) -> dict:
+    """The untrained model's row, then each LoRA arm of ``arms``, scored on the first ``n_questions`` evaluation
+    questions (None: all); rows already in ``out`` with the same budget are kept."""
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise ValueError(f"unknown arm {unknown[0]!r}; the arms are {list(ARMS)}")
+    not_text = [a for a in arms if ARMS[a]["data"] != "texts" or ARMS[a]["method"] != "lora"]
+    if not_text:
+        raise ValueError(f"{not_text[0]!r} is not a LoRA text arm; this command trains the arms "
+                         f"{[a for a, s in ARMS.items() if s['data'] == 'texts' and s['method'] == 'lora']} (full "
+                         "fine-tuning of 135M parameters does not fit a CPU budget)")
+    if not 1 <= eval_every <= steps:
+        raise ValueError(f"eval_every must be between 1 and steps ({steps}), got {eval_every}")
+    facts = fact_set(seed=seed)
+    if n_questions is not None and not 1 <= n_questions <= len(facts.eval_qa):
+        raise ValueError(f"n_questions must be between 1 and {len(facts.eval_qa)}, got {n_questions}")
+    rows_qa = facts.eval_qa[:n_questions]
+    lr = LR["lora"]
+    budget = {"model": model_name, "seed": seed, "steps": steps, "batch_size": batch_size, "block_size": BLOCK_SIZE,
+              "eval_every": eval_every, "lr": lr, "max_new_tokens": MAX_NEW_TOKENS, "n_questions": len(rows_qa)}
+    sample = f" --n-questions {n_questions}" if n_questions is not None else ""
+    arm_flags = " ".join(f'"{a}"' for a in arms)
+    run = RealRun(out, budget, f"python -m ftrag.course.real_injection --model {model_name} --arms {arm_flags} "
+                               f"--steps {steps} --batch-size {batch_size} --eval-every {eval_every}{sample} "
+                               f"--out {Path(out).as_posix()}", answer_metric=ANSWER_METRIC,
+                  fact_set={"eval_docs": [d["doc_id"] for d in facts.eval_docs],
+                            "valid_docs": [d["doc_id"] for d in facts.valid_docs]})
+    rag = rag_passages(facts, rows_qa)
+    for name in ("closed-book", *arms):
+        if not run.todo(name):
+            continue
+        seed_everything(seed)
+        model, tokenizer = load_model(model_name, device="cpu")
+        row: dict = {}
+        if name != "closed-book":
+            t0 = time.perf_counter()
+            model, result = train_arm(model, tokenizer, facts, ARMS[name], seed=seed, progress=True, lr=lr,
+                                      budget={"steps": steps, "batch_size": batch_size, "eval_every": eval_every})
+            row = {**ARMS[name], "lr": lr, "trainable": count_parameters(model)[0], "steps": len(result.losses),
+                   "selected_step": result.selected_step, "curve": result.curve, "tokens": result.tokens,
+                   "first_loss": round(result.losses[0], 4), "final_loss": round(result.final_loss, 4),
+                   "train_seconds": round(result.seconds, 1),
+                   "arm_seconds_to_trained": round(time.perf_counter() - t0, 1),
+                   "saved_bytes": saved_bytes(model)}
+        row.update(row_scores(model, tokenizer, facts, rows_qa, rag))
+        run.rows.add(name, row)
+        print(f"{name}: closed-book contains {row['contains']:.3f} (strict {row['strict_em']:.3f}), with RAG's "
+              f"passage {row['rag_contains']:.3f}, MC {row['mc']:.3f}, World A ppl {row['world_a_ppl']:.2f}",
+              flush=True)
+        del model
+        gc.collect()
+    return run.finish(guide_keys)
+
+
+ARM_KEYS = {"mixed, k=10, LoRA": "mixed_k10_lora", "documents, LoRA": "docs_lora"}  # lesson 05's key for each arm
+
+
+def guide_keys(record: dict) -> dict[str, float]:
+    """The run's numbers under lesson 05's keys, where they measure the same thing (the EM keys hold the file's
+    ``answer_metric``): each arm's closed-book score and World A perplexity, the untrained model's multiple choice
+    and World A, and RAG (the untrained model reading BM25's top document, this run's answers) minus the best arm
+    trained here, with its paired 95% interval over the questions. The record's ``rag_em`` is
+    ``ftrag.course.real_facts``'s (a longer answer budget), so it is not repeated here."""
+    rows, metric = record["rows"], metric_key(record)
+    base = rows["closed-book"]
+    keys = {"closed_book_mc": base["mc"], "base_world_a_ppl": base["world_a_ppl"]}
+    trained = [name for name in ARM_KEYS if name in rows]
+    for name in trained:
+        keys.update({f"{ARM_KEYS[name]}_em": rows[name][metric], f"{ARM_KEYS[name]}_mc": rows[name]["mc"],
+                     f"{ARM_KEYS[name]}_world_a_ppl": rows[name]["world_a_ppl"]})
+    if trained:
+        best = max(trained, key=lambda n: rows[n][metric])
+        hits = {"contains": "contains_hits", "strict_em": "strict_hits"}[metric]
+        gap = stats.paired_difference(base[f"rag_{hits}"], rows[best][hits])
+        keys.update(best_ft_em=rows[best][metric], rag_minus_best_ft=gap[0], rag_minus_best_ft_low=gap[1],
+                    rag_minus_best_ft_high=gap[2])
+    return {k: round(float(v), 4) for k, v in keys.items()}
+
+
+@dataclass
+class RealInjectionArgs:
+    """The flags of ``python -m ftrag.course.real_injection``."""
+
+    model: str = arg("smollm2", "the model to fine-tune (a name load_model accepts)")
+    arms: list[str] | None = arg(None, f"the LoRA text arms to train (not given: {list(DEFAULT_ARMS)})", nargs="+")
+    steps: int = arg(STEPS, "optimizer steps per arm")
+    batch_size: int = arg(BATCH_SIZE, f"blocks of {BLOCK_SIZE} tokens per step")
+    eval_every: int = arg(EVAL_EVERY, "steps between validation scores (the best step is kept)")
+    n_questions: int | None = arg(None, "only the first N evaluation questions (not given: all 266)")
+    threads: int = arg(2, "torch CPU threads (the recorded run: 2)")
+    out: str = arg(DEFAULT_OUT, "JSON file of the rows")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ftrag.course.real_injection``: lesson 05's LoRA fact arms on a real model."""
+    return command_line(RealInjectionArgs, argv, prog="python -m ftrag.course.real_injection",
+                        description="Lesson 05 on a real model: the facts fine-tuned in with LoRA (a CPU budget), "
+                                    "scored closed-book and as RAG's reader on lesson 05's questions.",
+                        run=lambda a: sweep(a.out, model_name=a.model, arms=a.arms or DEFAULT_ARMS, steps=a.steps,
+                                            batch_size=a.batch_size, eval_every=a.eval_every,
+                                            n_questions=a.n_questions))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
