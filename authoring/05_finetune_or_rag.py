@@ -713,9 +713,9 @@ sizes.round(2)
 # %%
 doc_tokens = [len(tokenizer(d["text"], add_special_tokens=False)["input_ids"]) for d in facts.docs]
 window = context_length(model, tokenizer)
-print(f"World B: {len(facts.docs)} documents, {sum(doc_tokens):,} tokens (the course tokenizer); the course model "
-      f"reads {window} tokens, so at most {window // max(doc_tokens)} to {window // min(doc_tokens)} documents fit "
-      f"with a question: {sum(doc_tokens) / window:.0f}x too many")
+print(f"World B: {len(facts.docs)} documents, {sum(doc_tokens):,} tokens (the {reader_name}'s tokenizer); the "
+      f"{reader_name} reads {window} tokens, so at most {window // max(doc_tokens)} to {window // min(doc_tokens)} "
+      f"documents fit with a question: {sum(doc_tokens) / window:.1f}x too many")
 
 # %% [markdown]
 # The course model cannot do it: the most it can read is the gold document and about four look-alikes, and
@@ -802,6 +802,9 @@ table = pd.DataFrame({name: {
 } for name in ["closed-book", *arm_names]}).T
 table.loc["RAG (BM25, top 1)"] = [rag_scores["em_lexical"], rag_scores["em_paraphrased"], rag_scores["mc"],
                                   rag_scores["em"], base_world_a["world_a_ppl"], 0, 0]
+if not COURSE:
+    print(f"RAG's row: the first {N_EVAL} questions, answered live; the other rows: all {len(facts.eval_qa)}, from "
+          f"the arms' record")
 table.astype(float).round(3)
 
 # %% [markdown]

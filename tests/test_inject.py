@@ -165,6 +165,12 @@ def test_twenty_changed_facts(facts):
         fact_change.count_values(answers[:3], targets)
     with pytest.raises(ValueError, match="answers"):
         fact_change.new_hits(answers[:3], targets)
+    # an instruct model answers in sentences: containment finds the value, exact match does not
+    sentences = [f"The answer is {t['new']}." for t in targets for _ in t["questions"]]
+    assert fact_change.count_values(sentences, targets) == {"new": 0, "old": 0, "other": 40}
+    assert fact_change.count_values(sentences, targets, contains=True) == {"new": 40, "old": 0, "other": 0}
+    sentences[0] = f"It was {targets[0]['old']} before."
+    assert fact_change.new_hits(sentences, targets, contains=True) == "0" + "1" * 39
 
 
 def test_the_sweep_file_was_made_by_this_code():

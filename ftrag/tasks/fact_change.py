@@ -14,11 +14,12 @@ import time
 from collections.abc import Sequence
 
 from ftrag.files import read_jsonl
-from ftrag.lm import answer_questions, format_prompt, normalize_answer, pad_id_of
+from ftrag.lm import answer_questions, contains_answer, format_prompt, normalize_answer, pad_id_of, uses_chat
 from ftrag.retrieval import BM25Retriever, chunk_documents
 from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
 from ftrag.tasks.facts import FactSet, renderings
 from ftrag.tasks.injection import BATCH_SIZE, LR, REPLAY, packed_examples, train_texts
+from ftrag.tasks.knowledge_scores import answer_tokens
 from ftrag.tasks.multiple_choice import option_log_likelihoods
 from ftrag.train import TrainConfig, train
 
@@ -93,40 +94,49 @@ def changed_documents(docs: Sequence[dict], targets: Sequence[dict]) -> list[dic
     return [by_id.get(d["doc_id"], d) for d in docs]
 
 
-def value_labels(answers: Sequence[str], targets: Sequence[dict]) -> list[str]:
-    """"new", "old" or "other" for each answer (in the order of the targets' questions)."""
+def value_labels(answers: Sequence[str], targets: Sequence[dict], contains: bool = False) -> list[str]:
+    """"new", "old" or "other" for each answer (in the order of the targets' questions): the normalised answer equals
+    the value, or with ``contains`` (an instruct model's sentences) the answer contains it as whole words."""
     expected = [(t["new"], t["old"]) for t in targets for _ in t["questions"]]
     if len(answers) != len(expected):
         raise ValueError(f"got {len(answers)} answers for {len(expected)} questions")
-    return ["new" if normalize_answer(answer) == normalize_answer(new) else
-            "old" if normalize_answer(answer) == normalize_answer(old) else "other"
+
+    def gives(answer: str, value: str) -> bool:
+        if contains:
+            return contains_answer([answer], [value]) == 1.0
+        return normalize_answer(answer) == normalize_answer(value)
+
+    return ["new" if gives(answer, new) else "old" if gives(answer, old) else "other"
             for answer, (new, old) in zip(answers, expected, strict=True)]
 
 
-def count_values(answers: Sequence[str], targets: Sequence[dict]) -> dict[str, int]:
+def count_values(answers: Sequence[str], targets: Sequence[dict], contains: bool = False) -> dict[str, int]:
     """How many answers (in the order of the targets' questions) give the new value, the old one, or neither."""
-    labels = value_labels(answers, targets)
+    labels = value_labels(answers, targets, contains)
     return {key: labels.count(key) for key in ("new", "old", "other")}
 
 
-def new_hits(answers: Sequence[str], targets: Sequence[dict]) -> str:
+def new_hits(answers: Sequence[str], targets: Sequence[dict], contains: bool = False) -> str:
     """'1' where an answer (in the order of the targets' questions) gives the new value, else '0': the per-question
     hits that a paired bootstrap (``ftrag.stats``) resamples."""
-    return "".join("1" if label == "new" else "0" for label in value_labels(answers, targets))
+    return "".join("1" if label == "new" else "0" for label in value_labels(answers, targets, contains))
 
 
 def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dict:
     """RAG's side of the change: replace the documents, rebuild BM25 over all of World B, answer the targets'
-    questions. Returns the counts before and after, the answers after, and the seconds the rebuild took."""
+    questions. Returns the counts before and after, the answers after, and the seconds the rebuild took. An instruct
+    model (its chat template) gets a sentence's answer budget and is scored by containment, as in the lesson's RAG."""
     questions = [r["question"] for t in targets for r in t["questions"]]
+    budget, contains = answer_tokens(tokenizer), uses_chat(tokenizer)
     before = answer_with_passages(model, tokenizer, questions, retrieve_passages(
-        BM25Retriever(chunk_documents(facts.docs)), questions, 1), max_new_tokens=12)
+        BM25Retriever(chunk_documents(facts.docs)), questions, 1), max_new_tokens=budget)
     start = time.perf_counter()
     index = BM25Retriever(chunk_documents(changed_documents(facts.docs, targets)))
     seconds = time.perf_counter() - start
-    after = answer_with_passages(model, tokenizer, questions, retrieve_passages(index, questions, 1), max_new_tokens=12)
-    return {"before": count_values(before, targets), "after": count_values(after, targets), "answers_after": after,
-            "reindex_seconds": round(seconds, 4)}
+    after = answer_with_passages(model, tokenizer, questions, retrieve_passages(index, questions, 1),
+                                 max_new_tokens=budget)
+    return {"before": count_values(before, targets, contains), "after": count_values(after, targets, contains),
+            "answers_after": after, "reindex_seconds": round(seconds, 4)}
 
 
 def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], method: str, *, seed: int = 0,
