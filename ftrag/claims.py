@@ -24,3 +24,13 @@ def claim(model, holds: bool, statement: str) -> None:
         print(f"claim holds: {statement}")
     else:
         print(f"{'claim holds' if holds else 'claim does NOT hold'} for {model.name_or_path}: {statement}")
+
+
+def claim_if(asserted: bool, holds: bool, statement: str, where: str = "on your documents") -> None:
+    """Assert ``statement`` where ``asserted`` (a lesson's own data, e.g. lesson 06's sample corpus); elsewhere print
+    whether it held ``where``, as :func:`claim` does for another model."""
+    if asserted:
+        assert holds, f"claim failed: {statement}"
+        print(f"claim holds: {statement}")
+    else:
+        print(f"{'claim holds' if holds else 'claim does NOT hold'} {where}: {statement}")

@@ -37,11 +37,11 @@ from ftrag.paths import repo_root
 # ----------------------------------------------------------------------------------------------------------
 # Stated allowances, in minutes (the measured part is added to them). A live demo: the lesson's measured run time
 # (rounded up) plus this much reading and explaining, as the instructor talks through each output.
-READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20}
+READING = {"00": 8, "01": 15, "02": 15, "03": 15, "04": 18, "05": 20, "06": 12}
 # A lab: this plus its solution's run time, rounded up (lab_minutes; 2 min per exercise, 6-7 per experiment).
-LAB = {"00": 10, "01": 20, "02": 22, "03": 18, "04": 20, "05": 22}
+LAB = {"00": 10, "01": 20, "02": 22, "03": 18, "04": 20, "05": 22, "06": 15}
 # The concepts a lesson needs, taught before its demo (slides: python -m ftrag.course.slides).
-TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10}
+TEACH = {"00": 5, "01": 10, "02": 10, "03": 10, "04": 10, "05": 10, "06": 5}
 
 # The one claim each lesson proves: a substring of the claim line it prints (for lesson 00, of the exact-match line
 # its next cell asserts), and the words of that claim for an instructor.
@@ -57,6 +57,7 @@ HEADLINE = {
     "04": ("end-to-end EM", "a retrieval pipeline makes facts the model never saw answerable, nearly as well as "
            "handing it the right passage"),
     "05": ("RAG exact match", "for new facts, retrieval beats fine-tuning on the same documents by a wide margin"),
+    "06": ("RAG answers more than the reader alone", "on real documents, retrieval adds answers"),
 }
 
 
@@ -179,6 +180,7 @@ TEACH_TOPIC = {
     "03": "Continued pretraining on a dialect; forgetting",
     "04": "Retrieval: chunks, embeddings, BM25, fusion, reranking, the reader",
     "05": "New facts: into the weights or into the prompt?",
+    "06": "The method on your own documents: gold questions, the oracle, the report",
 }
 DEMO_TOPIC = {
     "01": "next-token distributions, perplexity of seen and unseen text, a mini-pretraining run",
@@ -186,6 +188,7 @@ DEMO_TOPIC = {
     "03": "LoRA vs similar documents in the context; forgetting across ranks",
     "04": "a RAG pipeline from chunking to end-to-end exact match",
     "05": "fine-tune or RAG on the same facts",
+    "06": "the method on Python's reference topics, with the real model as the reader",
 }
 
 
