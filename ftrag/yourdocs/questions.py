@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import difflib
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+from ftrag.files import read_jsonl
 
 REQUIRED = ("question", "answer", "file")
 FEW = 20  # fewer questions than this: every rate moves by 5 points or more per question, say so
@@ -48,18 +49,7 @@ def _read_rows(path: Path) -> list[dict]:
                 rows.append({(k or "").strip(): (v or "").strip() for k, v in row.items()})
             return rows
     if suffix == ".jsonl":
-        rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path.name}, line {number}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{path.name}, line {number}: expected an object with {list(REQUIRED)}")
-            rows.append({k: str(v).strip() for k, v in row.items()})
-        return rows
+        return [{k: str(v).strip() for k, v in row.items()} for row in read_jsonl(path)]
     raise ValueError(f"{path.name}: the questions file must be .csv or .jsonl, got {suffix or 'no suffix'!r}")
 
 
