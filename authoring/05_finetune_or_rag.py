@@ -1038,3 +1038,7 @@ for i, (_, do, _, rule) in enumerate(decision.ROWS, 1):
 # scorer, RAFT-style training examples, the paraphrase experiment's training text, the cost of one new fact, a
 # reading curve you measure as look-alikes are added, and a paired bootstrap that turns the lesson's comparisons into
 # verdicts.
+#
+# Then lesson 06 ([`notebooks/06_your_own_documents.ipynb`](06_your_own_documents.ipynb)): the same method,
+# closed-book against RAG against the oracle with the cost of fine-tuning beside them, on a folder of your own
+# documents.

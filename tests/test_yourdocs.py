@@ -149,3 +149,20 @@ def test_the_command_writes_the_report_on_the_sample(tmp_path, capsys):
     assert numbers["reading"]["corpus_tokens"] > numbers["reading"]["window"]  # the sample does not fit
     assert 0 <= numbers["retrieval"]["hybrid"]["recall@5"] <= 1 and numbers["lora"]["tokens_per_second"] > 0
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # the real model reads 3 questions four ways (~20 s on 2 cores)
+def test_a_corpus_that_fits_the_window_is_also_read_whole(folder, tmp_path):
+    from ftrag.yourdocs.__main__ import main
+
+    (folder / "scan.pdf").unlink()
+    questions = tmp_path / "q.csv"
+    questions.write_text("question,answer,file\nWhich port does the gateway listen on?,8443,a.txt\n"
+                         "When do backups run?,02:00,notes/b.md\nWho is the owner?,Dana & Lee,c.html\n")
+    out = tmp_path / "report"
+    assert main([str(folder), "--questions", str(questions), "--lora-steps", "0", "--out", str(out)]) == 0
+    numbers = json.loads((out / "results.json").read_text())
+    whole = numbers["reading"]["arms"]["whole corpus in the context"]
+    assert len(whole["hits"]) == 3 and 0 < whole["prompt_tokens"] < numbers["reading"]["window"]
+    page = (out / "report.md").read_text()
+    assert "**It fits**" in page and "whole corpus" in page and "--lora-steps 0" in page

@@ -23,7 +23,8 @@ def _arm(reading: dict, prefix: str) -> dict:
 
 
 def verdicts(m: dict) -> list[dict]:
-    """The rules, each: ``question``, ``verdict``, ``because`` (the numbers) and ``not_measured``."""
+    """The rules, each: ``question``, ``verdict``, ``because`` (the numbers), ``not_measured`` and ``timed`` (the
+    evidence is a time measured on this machine, so it differs from one run to the next)."""
     reading, ret, k = m["reading"], m["retrieval"], m["settings"]["k"]
     closed, rag_arm, oracle = (_arm(reading, p) for p in ("closed-book", "RAG", "oracle"))
     gain = stats.paired_difference(rag_arm["hits"], closed["hits"])
@@ -78,7 +79,8 @@ def verdicts(m: dict) -> list[dict]:
                             f"{sum(m['index_seconds'].values()):.0f} s to index it") if lora else
                 "the LoRA cost was not measured in this run (--lora-steps 0)",
                 "not_measured": "what fine-tuning would teach on these documents (a long run and an evaluation); a "
-                                "house style or dialect, where the course found fine-tuning helps (lesson 03)"})
+                                "house style or dialect, where the course found fine-tuning helps (lesson 03)",
+                "timed": bool(lora)})
     return out
 
 
@@ -88,21 +90,20 @@ def _recall_at(run: dict, k: int) -> float:
 
 
 def failures(m: dict, questions: list[dict], n: int = 3) -> dict[str, list[dict]]:
-    """Up to ``n`` examples of each way to fail: retrieval missed the gold file; it found it and the reader still
-    missed; even the oracle missed."""
+    """Up to ``n`` examples of each way to fail: the gold file was not among the k the reader saw (its rank may be
+    just below k: the failures table shows the retrieved files); it was, and the reader still missed; even the
+    oracle missed."""
     arms, top = m["reading"]["arms"], m["retrieval"]["hybrid"]["top"]
     rag_arm = next(a for a in arms if a.startswith("RAG"))
     k = m["settings"]["k"]
     ranks = m["retrieval"]["hybrid"]["ranks"]
-    out: dict[str, list[dict]] = {"retrieval missed the gold file": [], "retrieved, but the reader missed": [],
-                                  "the oracle missed": []}
+    missed, read = f"the gold file was not in the top {k}", f"the gold file was in the top {k}, the reader missed"
+    out: dict[str, list[dict]] = {missed: [], read: [], "the oracle missed": []}
     for i, q in enumerate(questions):
         row = {"question": q["question"], "answer": q["answer"], "file": q["file"], "retrieved": top[i],
                "reply": arms[rag_arm]["predictions"][i]}
         if arms[rag_arm]["hits"][i] == "0":
-            kind = "retrieval missed the gold file" if ranks[i] is None or ranks[i] > k else \
-                "retrieved, but the reader missed"
-            out[kind].append(row)
+            out[missed if ranks[i] is None or ranks[i] > k else read].append(row)
         if arms["oracle (the gold chunk)"]["hits"][i] == "0":
             out["the oracle missed"].append(row | {"reply": arms["oracle (the gold chunk)"]["predictions"][i]})
     return {kind: rows[:n] for kind, rows in out.items()}
