@@ -233,6 +233,12 @@ print(f"EM reading World A passages: {em_read:.2f}   EM on World B closed-book: 
 claim(model, em_read >= 0.8, f"the model reads World A passages well (EM {em_read:.2f} >= 0.8)")
 claim(model, em_closed <= 0.05, f"it cannot know World B facts closed-book (EM {em_closed:.2f} <= 0.05)")
 
+# %%
+# the two rates, for the course's results files (results/00_start_here.json; the real model's are in results/smollm2/)
+from ftrag.results import save_results
+
+save_results("00_start_here", {"em_read": em_read, "em_closed": em_closed}, model)
+
 # %% [markdown]
 # ## 5. Running the course on Colab with a real model
 #

@@ -276,6 +276,18 @@ plt.show()
 # token 1/4,096 and score 4,096. On the dialect and on JSON the model does worse than that: it is not unsure, it is
 # confidently wrong, putting its probability on the tokens World A would have next, and so very little on the ones
 # that come.
+#
+# The decision guide reads these ratios as its test of "a format or a dialect the model has never seen" (more than
+# ten times the model's own World A perplexity); `python -m ftrag.course.real_basics` measures them on the real
+# model (section 8).
+
+# %%
+from ftrag.results import save_results
+
+home = ppl["World A (held out)"]
+save_results("01_autoregressive_prediction", {
+    "ppl_world_a": home, "ppl_dialect": ppl["company dialect"], "ppl_json": ppl["JSON objects"],
+    "ppl_ratio_dialect": ppl["company dialect"] / home, "ppl_ratio_json": ppl["JSON objects"] / home}, model)
 
 # %%
 vocabulary = len(tokenizer)

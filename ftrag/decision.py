@@ -17,8 +17,8 @@ import yaml
 
 from ftrag.results import load_results, results_dir
 
-LESSONS = {"02": "02_json_finetuning", "03": "03_dialect_finetuning", "04": "04_rag_pipeline",
-           "05": "05_finetune_or_rag"}
+LESSONS = {"01": "01_autoregressive_prediction", "02": "02_json_finetuning", "03": "03_dialect_finetuning",
+           "04": "04_rag_pipeline", "05": "05_finetune_or_rag"}
 # A lesson's real-model numbers may come from more than one command: lesson 05's fine-tuning arms
 # (``ftrag.course.real_injection``) are recorded apart from its reading arms (``ftrag.course.real_facts``).
 REAL_EXTRA = {"05": ("05_injection",)}

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from ftrag import decision
-from ftrag.course import guide, real_json
+from ftrag.course import guide, real_basics, real_json
 from ftrag.lm import load_model
 from ftrag.paths import repo_root
-from ftrag.results import results_dir
+from ftrag.results import load_results, results_dir
 from ftrag.tasks import json_output as jt
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
@@ -19,6 +19,7 @@ from ftrag.tasks import json_output as jt
 # memorised and RAFT arms and fact updates (only two LoRA arms ran on the real model) and its weaker reader. Every
 # other key must be in its results file (or be READER_FREE).
 NOT_MEASURED_ON_REAL = {
+    "01": set(),
     "02": {"full_field_em"},
     "03": {"closing_em_copy_top", "closing_em_finetuned", "closing_em_same_header_context_best", "full_world_a_ppl",
            "sweep_full_dialect_ppl_kept", "sweep_lora_dialect_ppl_kept"},
@@ -32,7 +33,7 @@ NOT_MEASURED_ON_REAL = {
 }
 
 
-COMMANDS = {"02": "real_json", "03": "real_dialect", "04": "real_rag", "05": "real_facts"}
+COMMANDS = {"01": "real_basics", "02": "real_json", "03": "real_dialect", "04": "real_rag", "05": "real_facts"}
 
 
 def test_the_real_results_hold_every_key_the_guide_reads():
@@ -268,3 +269,30 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     again = json.loads(out.read_text())
     assert again["rows"] == record["rows"] and again["seconds_last_run"] == record["seconds_last_run"], \
         "a complete record is resumed, not trained again"
+
+
+def test_lessons_00_and_01_record_the_same_keys_for_both_models():
+    """The notebooks write the course model's numbers, ``python -m ftrag.course.real_basics`` the real model's."""
+    for stem in ("00_start_here", "01_autoregressive_prediction"):
+        record = json.loads((results_dir() / decision.REAL_MODEL / f"{stem}.json").read_text())
+        assert record["command"].startswith("python -m ftrag.course.real_basics") and record["seconds_last_run"] > 0
+        assert set(record["values"]) >= set(load_results(stem)), f"results/smollm2/{stem}.json lacks course keys"
+    record = json.loads((results_dir() / decision.REAL_MODEL / "01_autoregressive_prediction.json").read_text())
+    assert record["budget"]["n_texts"] == real_basics.N_TEXTS and record["values"] == real_basics.perplexity_keys(
+        {kind: record["rows"][kind]["perplexity"] for kind in real_basics.KINDS})
+
+
+@pytest.mark.slow
+def test_the_real_basics_command_runs_and_resumes(tmp_path, capsys):
+    real_basics.main(["--n-questions", "2", "--n-texts", "2", "--threads", "1", "--out-dir", str(tmp_path)])
+    first = json.loads((tmp_path / "00_start_here.json").read_text())
+    assert set(first["rows"]) == {"read_world_a", "closed_world_b"} and first["answer_metric"] == "contains_answer"
+    assert set(first["values"]) == {"em_read", "em_closed", "em_read_strict_em", "em_closed_strict_em"}
+    second = json.loads((tmp_path / "01_autoregressive_prediction.json").read_text())
+    assert set(second["values"]) == {"ppl_world_a", "ppl_dialect", "ppl_json", "ppl_ratio_dialect", "ppl_ratio_json"}
+    assert len(second["rows"]["next_tokens"]["top"]) == 5 and second["rows"]["JSON objects"]["texts"] == 2
+    capsys.readouterr()
+    real_basics.main(["--n-questions", "2", "--n-texts", "2", "--threads", "1", "--out-dir", str(tmp_path)])
+    assert json.loads((tmp_path / "00_start_here.json").read_text())["rows"] == first["rows"], "resumed, not redone"
+    with pytest.raises(ValueError, match="must be >= 1"):
+        real_basics.sweep(tmp_path, n_texts=0)
