@@ -79,3 +79,21 @@ def test_a_column_of_times_is_sanitized_before_the_padding_is_compared():
     assert out[0]["data"]["text/plain"] == "      ppl training\nLoRA  7.2   TIME"  # the reference's, sanitized
     assert reconcile_outputs(ref, [table("112 steps")], DEFAULT, sanitize)[0]["data"]["text/plain"] \
         == "      ppl training\nLoRA  7.2 112 steps"  # not a time: the text differs, and it is the test's
+
+
+def test_the_sanitizers_parse_as_nbval_reads_them():
+    """nbval reads ``regex: X`` and ``replace: Y`` line pairs (a ``replace:`` without its space is skipped): each
+    section must come through, and the first-load line of the real model must vanish, not become a placeholder."""
+    import re
+    from pathlib import Path
+
+    from nbval.plugin import get_sanitize_patterns
+
+    text = (Path(__file__).parent / "sanitize.cfg").read_text()
+    patterns = dict(get_sanitize_patterns(text))
+    assert len(patterns) == text.count("\n["), "a sanitizer section that nbval does not read"
+    printed = ("Building the smollm2 model once from SmolLM2-135M-Instruct.Q4_1.gguf (about 20-40 s, 1.6 GB of "
+               "memory) into /tmp/cache/smollm2-0.1.2\na document: assert.txt\n")
+    for regex, replace in patterns.items():
+        printed = re.sub(regex, replace, printed)
+    assert printed == "a document: assert.txt\n"

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import torch
 import transformers
@@ -30,6 +31,7 @@ from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ftrag.cli import parse, parser_for, switch
+from ftrag.env import progress_bar
 from ftrag.files import sha256
 from ftrag.lm.errors import ModelUnavailableError
 
@@ -146,8 +148,11 @@ def build(spec: WheelModel, gguf: Path, folder: Path) -> dict:
           flush=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{folder.name}.building-"))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # transformers' GGUF reader shows tqdm.auto's bar, whose notebook widget ignores TQDM_DISABLE (set by the tests
+        # and refresh: a reference output would keep a frozen bar); ftrag's progress_bar honours it
+        with mock.patch("transformers.modeling_gguf_pytorch_utils.tqdm", progress_bar):
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         plain = _plain_copy(gguf_model)
         plain.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
