@@ -211,7 +211,7 @@ def test_results_files_round_and_refuse_bad_values(tmp_path, monkeypatch):
 
 
 def test_decision_guide_agrees_with_the_lessons_results():
-    """docs/decision_guide.md is exactly what the results files of lessons 02-05 say (python -m ftrag.course.guide)."""
+    """docs/decision_guide.md is exactly what the results files of lessons 01-05 say (python -m ftrag.course.guide)."""
     assert guide.guide_path().read_text() == guide.markdown(), \
         "docs/decision_guide.md disagrees with results/: run `python -m ftrag.course.guide` after rerunning a lesson"
     for stem in decision.LESSONS.values():
