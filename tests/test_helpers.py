@@ -187,3 +187,14 @@ def test_the_token_losses_check_rejects_an_unshifted_loss():
 
     with pytest.raises(CheckFailed, match="position t predicts token t"):
         check_token_losses(unshifted)
+
+
+def test_scoring_batches_bound_the_logits_they_hold():
+    """The course model's rows (at most 512 tokens, 4,096-token vocabulary) always come ``batch_size`` to a batch,
+    as the reference outputs were made; a real model's 49,152-token vocabulary gets fewer rows per batch."""
+    from ftrag.lm.scoring import LOGITS_PER_BATCH, _nll_batches
+
+    rows = [[0] * 512] * 70
+    assert _nll_batches(range(70), rows, 32, 4096) == [list(range(32)), list(range(32, 64)), list(range(64, 70))]
+    assert [len(b) for b in _nll_batches(range(10), [[0] * 300] * 10, 32, 49152)] == [4, 4, 2]
+    assert _nll_batches([0, 1], [[0] * 10, [0] * (LOGITS_PER_BATCH // 4096 + 1)], 32, 4096) == [[0], [1]]

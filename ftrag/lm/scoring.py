@@ -65,8 +65,9 @@ def continuation_nll(model, rows: Sequence[Sequence[int]], starts: Sequence[int]
         raise ValueError("shared_prefix=True needs every row to start with the same prefix rows[i][:starts[i]]")
     sums = [0.0] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    for first in range(0, len(order), batch_size):
-        batch = order[first:first + batch_size]
+    batches = [order[f:f + batch_size] for f in range(0, len(order), batch_size)] if shared_prefix else \
+        _nll_batches(order, rows, batch_size, model.get_output_embeddings().weight.shape[0])
+    for batch in batches:
         if shared_prefix:
             nlls = _shared_prefix_nll(model, rows[0][:starts[0]], [rows[i][starts[i]:] for i in batch], pad_id)
         else:
@@ -77,6 +78,26 @@ def continuation_nll(model, rows: Sequence[Sequence[int]], starts: Sequence[int]
     return sums
 
 
+
+
+# Logits one batch holds at once (rows x the longest row x the vocabulary). 32 rows of the course model's 512-token
+# context and 4,096-token vocabulary fit exactly, so its batches are exactly ``batch_size`` rows as before; a real
+# model's 49,152-token vocabulary gets fewer rows per batch (lesson 04's reranker on SmolLM2: 32 rows of a few hundred
+# tokens took 2 GB above the kernel's resting size, most of the lesson's peak memory on that model).
+LOGITS_PER_BATCH = 32 * 512 * 4096
+
+
+def _nll_batches(order: Sequence[int], rows: Sequence[Sequence[int]], batch_size: int, vocab: int) -> list[list[int]]:
+    """``order`` (rows by ascending length) cut into batches of at most ``batch_size`` rows whose logits stay within
+    ``LOGITS_PER_BATCH``; a row longer than that goes alone."""
+    batches: list[list[int]] = []
+    for i in order:  # ascending: the row added is its batch's longest
+        if batches and len(batches[-1]) < batch_size and \
+                (len(batches[-1]) + 1) * len(rows[i]) * vocab <= LOGITS_PER_BATCH:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 @torch.no_grad()
