@@ -6,6 +6,8 @@ lesson 00's check can report a missing package instead of failing on it.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import platform
 import random
@@ -120,6 +122,23 @@ def gpu_used_mb(index: int = 0) -> float:
         return float(out.strip().splitlines()[0])
     except (OSError, ValueError, IndexError, subprocess.SubprocessError):
         return float("nan")
+
+
+def release_memory() -> None:
+    """Give freed memory back to the operating system: collect reference cycles and, on Linux, trim glibc's heap.
+
+    PyTorch returns a freed CPU tensor to the C allocator, which keeps the pages for reuse: after a training run the
+    process's resident memory stays near its peak, and another process (a notebook's child, a second kernel) cannot
+    use it. ``malloc_trim`` hands those pages back. Elsewhere (macOS, Windows, a Linux without glibc) this only
+    collects cycles: their allocators return memory on their own terms.
+    """
+    gc.collect()
+    if platform.system() == "Linux":
+        try:
+            trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # musl (Alpine) has no malloc_trim: nothing to trim there
+            return
+        trim(0)
 
 
 class PeakMemory:

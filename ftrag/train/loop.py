@@ -11,7 +11,7 @@ from typing import Protocol
 
 import torch
 
-from ftrag.env import PeakMemory, progress_bar
+from ftrag.env import PeakMemory, progress_bar, release_memory
 from ftrag.lm import pad_right
 from ftrag.train.params import count_parameters
 
@@ -178,6 +178,7 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         model.train()
         eval_seconds += time.perf_counter() - t0
 
+    release_memory()  # what an earlier run freed is not counted as this run's start (nor kept resident)
     memory = PeakMemory(device)
     model.train()
     start = time.perf_counter()
@@ -211,6 +212,8 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     model.eval()
     if config.gradient_checkpointing:
         checkpointing(model, False)
+    del batch, loss, schedule, optimizer  # AdamW's moments: twice the trainable weights
+    release_memory()  # activations and gradients are freed: give their pages back (a real model's take GBs)
     return result
 
 
