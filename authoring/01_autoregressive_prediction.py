@@ -253,13 +253,9 @@ assert abs(ppl_by_hand - ppl_helper) <= 1e-3 * ppl_by_hand, "the hand computatio
 # home), the company's dialect (lesson 03) and JSON objects (lesson 02), 100 texts of each.
 
 # %%
-import json
+from ftrag.tasks.kinds_of_text import perplexity_keys, texts_by_kind
 
-texts = {
-    "World A (held out)": heldout[:N_TEXTS],
-    "company dialect": read_examples("dialect", "test.txt")[:N_TEXTS],
-    "JSON objects": [json.dumps(row["target"]) for row in read_jsonl("json_task", "test.jsonl")[:N_TEXTS]],
-}
+texts = texts_by_kind(N_TEXTS)  # {"World A (held out)": [...], "company dialect": [...], "JSON objects": [...]}
 ppl = {name: perplexity(model, tokenizer, batch) for name, batch in texts.items()}
 for name, value in ppl.items():
     print(f"{name:<20} perplexity {value:8.1f}   ({value / ppl['World A (held out)']:.1f}x World A)")
@@ -284,10 +280,7 @@ plt.show()
 # %%
 from ftrag.results import save_results
 
-home = ppl["World A (held out)"]
-save_results("01_autoregressive_prediction", {
-    "ppl_world_a": home, "ppl_dialect": ppl["company dialect"], "ppl_json": ppl["JSON objects"],
-    "ppl_ratio_dialect": ppl["company dialect"] / home, "ppl_ratio_json": ppl["JSON objects"] / home}, model)
+save_results("01_autoregressive_prediction", perplexity_keys(ppl), model)  # each kind's perplexity and its ratio
 
 # %%
 vocabulary = len(tokenizer)

@@ -230,7 +230,8 @@ out = Path(REPORT_DIR) if REPORT_DIR else Path(tempfile.mkdtemp())
 out.mkdir(parents=True, exist_ok=True)
 images = report.plots(m, out)
 (out / "report.md").write_text(report.markdown(m, asked, images) + "\n")
-print(f"wrote {out / 'report.md'} and {images}")
+where = out if REPORT_DIR else "a temporary folder (set REPORT_DIR in the parameters cell to keep it)"
+print(f"wrote report.md and {len(images)} plots ({', '.join(images)}) to {where}")
 
 # %%
 # NBVAL_TOLERANCE 0.05: the verdicts quote shares of 20 answers

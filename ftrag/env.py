@@ -124,15 +124,17 @@ def gpu_used_mb(index: int = 0) -> float:
         return float("nan")
 
 
-def release_memory() -> None:
+def release_memory(collect: bool = True) -> None:
     """Give freed memory back to the operating system: collect reference cycles and, on Linux, trim glibc's heap.
 
     PyTorch returns a freed CPU tensor to the C allocator, which keeps the pages for reuse: after a training run the
     process's resident memory stays near its peak, and another process (a notebook's child, a second kernel) cannot
     use it. ``malloc_trim`` hands those pages back. Elsewhere (macOS, Windows, a Linux without glibc) this only
-    collects cycles: their allocators return memory on their own terms.
+    collects cycles: their allocators return memory on their own terms. ``collect=False`` skips the cycle collection
+    (tensors are freed by reference counting; a full collection costs tens of ms in a notebook's kernel).
     """
-    gc.collect()
+    if collect:
+        gc.collect()
     if platform.system() == "Linux":
         try:
             trim = ctypes.CDLL("libc.so.6").malloc_trim

@@ -13,6 +13,7 @@ from ftrag.lm import load_model
 from ftrag.paths import repo_root
 from ftrag.results import load_results, results_dir
 from ftrag.tasks import json_output as jt
+from ftrag.tasks import kinds_of_text
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
 # 135M model (02), the closing-line task and the learn-vs-forget sweep (03), lesson 05's full fine-tuning arms, its
@@ -278,8 +279,19 @@ def test_lessons_00_and_01_record_the_same_keys_for_both_models():
         assert record["command"].startswith("python -m ftrag.course.real_basics") and record["seconds_last_run"] > 0
         assert set(record["values"]) >= set(load_results(stem)), f"results/smollm2/{stem}.json lacks course keys"
     record = json.loads((results_dir() / decision.REAL_MODEL / "01_autoregressive_prediction.json").read_text())
-    assert record["budget"]["n_texts"] == real_basics.N_TEXTS and record["values"] == real_basics.perplexity_keys(
-        {kind: record["rows"][kind]["perplexity"] for kind in real_basics.KINDS})
+    assert record["budget"]["n_texts"] == real_basics.N_TEXTS and record["values"] == kinds_of_text.perplexity_keys(
+        {kind: record["rows"][kind]["perplexity"] for kind in kinds_of_text.KINDS})
+    # Lesson 01 reads the same texts and the same story as the command: the notebook shows its story literally.
+    source = (repo_root() / "authoring" / "01_autoregressive_prediction.py").read_text()
+    assert f'story = "{kinds_of_text.STORY}"' in source and "texts_by_kind(N_TEXTS)" in source
+    assert "perplexity_keys(ppl)" in source, "lesson 01 saves the keys the real model's record has"
+
+
+def test_perplexity_keys_name_a_missing_kind():
+    with pytest.raises(ValueError, match="missing"):
+        kinds_of_text.perplexity_keys({"World A (held out)": 5.0})
+    with pytest.raises(ValueError, match=">= 1"):
+        kinds_of_text.texts_by_kind(0)
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ records here are resumable like the other ``real_*`` commands' (each measurement
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,31 +25,14 @@ import torch
 from ftrag.cli import arg
 from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_key, reading_scores
 from ftrag.env import seed_everything
-from ftrag.files import read_examples, read_jsonl
+from ftrag.files import read_jsonl
 from ftrag.lm import answer_questions, load_model, perplexity
+from ftrag.tasks.kinds_of_text import KINDS, STORY, perplexity_keys, texts_by_kind
 
 DEFAULT_DIR = "results/smollm2"
 N_QUESTIONS = 60  # lesson 00's sample of each kind
 N_TEXTS = 100  # lesson 01's N_TEXTS of each kind
 MAX_NEW_TOKENS = 24  # a sentence answer needs room (lesson 05's budget for an instruct reader)
-STORY = "One morning, Anna Berg walked to the market in Belstrand. She bought some"  # lesson 01's prompt
-KINDS = ("World A (held out)", "company dialect", "JSON objects")
-
-
-def lesson01_texts(n_texts: int) -> dict[str, list[str]]:
-    """Lesson 01's texts of each kind, the first ``n_texts`` of each (the notebook's ``texts``)."""
-    return {"World A (held out)": read_examples("world_a", "heldout.txt")[:n_texts],
-            "company dialect": read_examples("dialect", "test.txt")[:n_texts],
-            "JSON objects": [json.dumps(r["target"]) for r in read_jsonl("json_task", "test.jsonl")[:n_texts]]}
-
-
-def perplexity_keys(ppl: dict[str, float]) -> dict[str, float]:
-    """Lesson 01's keys: each kind's perplexity and its ratio to World A's (the same for any model)."""
-    home = ppl["World A (held out)"]
-    names = {"World A (held out)": "world_a", "company dialect": "dialect", "JSON objects": "json"}
-    out = {f"ppl_{names[k]}": v for k, v in ppl.items()}
-    out |= {f"ppl_ratio_{names[k]}": v / home for k, v in ppl.items() if k != "World A (held out)"}
-    return out
 
 
 def next_tokens(model, tokenizer, text: str = STORY, k: int = 5) -> list[list]:
@@ -92,7 +74,7 @@ def _lesson01(out: Path, model, tokenizer, model_name: str, n_texts: int) -> dic
     budget = {"model": model_name, "n_texts": n_texts, "story": STORY}
     run = RealRun(out, budget, f"python -m ftrag.course.real_basics --model {model_name} --n-texts {n_texts} "
                                f"--out-dir {out.parent.as_posix()}")
-    for name, batch in lesson01_texts(n_texts).items():
+    for name, batch in texts_by_kind(n_texts).items():
         if run.todo(name):
             t0 = time.perf_counter()
             run.rows.add(name, {"perplexity": perplexity(model, tokenizer, batch), "texts": len(batch),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ftrag.env import release_memory
 from ftrag.files import read_examples, read_jsonl
 from ftrag.lm.load import context_of, device_of
 from ftrag.lm.scoring import pad_id_of, perplexity
@@ -170,7 +171,9 @@ def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: 
         raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists; "
                          "pass one list per question")
     prompts = [prompt_for(tokenizer, q, p) for q, p in zip(questions, passages_list, strict=True)]
-    return generate(model, tokenizer, prompts, **kw)
+    answers = generate(model, tokenizer, prompts, **kw)
+    release_memory(collect=False)  # the key-value caches are freed: give their pages back
+    return answers
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,1 +1,2 @@
-"""Each lesson's task: JSON output (02), the memo dialect (03), multiple choice and knowledge injection (05)."""
+"""Each lesson's task: kinds of text (01), JSON output (02), the memo dialect (03), multiple choice and knowledge
+injection (05)."""
