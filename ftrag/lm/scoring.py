@@ -157,7 +157,7 @@ def perplexity(model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, m
 def _rows_perplexity(model, rows: list[list[int]], starts: list[int], pad_id: int, batch_size: int) -> float:
     """exp(mean NLL) of the tokens ``rows[i][starts[i]:]``, each predicted from everything before it."""
     total = sum(continuation_nll(model, rows, starts, pad_id, batch_size))
-    release_memory(collect=False)  # the batches' logits are freed: give their pages back (a real model's are GBs)
+    release_memory(collect=False)  # the batches' logits are freed: give their pages back (100s of MB on SmolLM2)
     return math.exp(total / sum(len(r) - s for r, s in zip(rows, starts, strict=True)))
 
 
