@@ -157,6 +157,7 @@ def generate(model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int = 
                     outputs[i] = text.strip()
     finally:
         tokenizer.padding_side = old_side
+    release_memory(collect=False)  # the key-value caches are freed: give their pages back
     return outputs
 
 
@@ -171,9 +172,7 @@ def answer_questions(model, tokenizer, questions: Sequence[str], passages_list: 
         raise ValueError(f"got {len(questions)} questions but {len(passages_list)} passage lists; "
                          "pass one list per question")
     prompts = [prompt_for(tokenizer, q, p) for q, p in zip(questions, passages_list, strict=True)]
-    answers = generate(model, tokenizer, prompts, **kw)
-    release_memory(collect=False)  # the key-value caches are freed: give their pages back
-    return answers
+    return generate(model, tokenizer, prompts, **kw)
 
 
 # ----------------------------------------------------------------------------------------------------------
