@@ -154,10 +154,20 @@ def test_the_real_dialect_command_runs_on_a_sample(tmp_path):
     from ftrag.course import real_dialect
 
     out = tmp_path / "03.json"
-    real_dialect.main(["--n-test", "2", "--n-rag", "1", "--steps", "1", "--threads", "1", "--out", str(out)])
-    values = json.loads(out.read_text())["values"]
+    real_dialect.main(["--n-test", "2", "--n-rag", "1", "--n-closing", "1", "--steps", "1", "--threads", "1", "--out",
+                       str(out)])
+    record = json.loads(out.read_text())
+    values = record["values"]
     assert set(values) >= {"base_dialect_ppl", "lora_dialect_ppl", "best_rag_context_ppl", "lora_ppl_same_memos"}
     assert all(v > 1 for k, v in values.items() if k.endswith("_ppl"))
+    # The closing-line task on one memo: lesson 03's keys, each a hit or a miss, and the LoRA run trained again for
+    # it is the lora row's run (the same seed and blocks).
+    assert {"closing_em_base", "closing_em_copy_top", "closing_em_finetuned",
+            "closing_em_same_header_context_best"} <= set(values)
+    assert all(v in (0.0, 1.0) for k, v in values.items() if k.startswith("closing_"))
+    assert record["rows"]["closing"]["n"] == 1 and "--n-closing 1" in record["command"]
+    assert record["rows"]["closing, LoRA"]["final_loss"] == pytest.approx(record["rows"]["lora"]["final_loss"],
+                                                                          rel=1e-3)
     with pytest.raises(ValueError, match="n_rag <= n_test"):
         real_dialect.sweep(out, n_test=1, n_rag=2)
 
@@ -237,8 +247,21 @@ def test_a_real_models_record_reads_as_the_sweeps_rows():
     assert {"docs_lora_em", "mixed_k10_lora_em", "docs_lora_world_a_ppl", "base_world_a_ppl"} <= set(keys)
     with pytest.raises(ValueError, match="scored 4 questions, not these 3"):
         injection.record_rows(record, qa[:3])
-    with pytest.raises(ValueError, match="not a LoRA text arm"):
-        real_injection.sweep("unused.json", arms=("documents, full",))
+    # The memorised arm (trained on the lexical questions' strings) gives the trained-vs-reworded keys from the
+    # questions' kinds, and is not a candidate for the best arm.
+    facts = injection.fact_set()
+    kinds = [r["kind"] for r in facts.eval_qa[:4]]
+    record["budget"].update(seed=0, n_questions=4)
+    record["fact_set"] = {"eval_docs": [d["doc_id"] for d in facts.eval_docs]}
+    record["rows"]["memorised questions"] = row("1101", "1111", steps=60, batch_size=16)
+    keys = real_injection.guide_keys(record)
+    hits = {kind: [h for h, k in zip("1101", kinds, strict=True) if k == kind] for kind in ("lexical", "paraphrased")}
+    assert keys["memorised_em_trained_wording"] == round(hits["lexical"].count("1") / len(hits["lexical"]), 4)
+    assert keys["memorised_em_reworded"] == round(hits["paraphrased"].count("1") / len(hits["paraphrased"]), 4)
+    assert keys["best_ft_em"] == 0.25, "the memorised questions are not a fact arm"
+    assert injection.record_rows(record, facts.eval_qa[:4])["memorised questions"]["budget"] == "60 x 16 examples"
+    with pytest.raises(ValueError, match="'RAFT reader' is not an arm this command trains"):
+        real_injection.sweep("unused.json", arms=("RAFT reader",))
     with pytest.raises(ValueError, match="unknown arm 'nope'"):
         real_injection.sweep("unused.json", arms=("nope",))
 
@@ -257,14 +280,21 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(injection, "fact_set", lambda seed=0: small)
     monkeypatch.setattr(real_injection, "fact_set", lambda seed=0: small)
     out = tmp_path / "05_injection.json"
-    args = ["--arms", "documents, LoRA", "--steps", "1", "--batch-size", "1", "--eval-every", "1", "--n-questions",
-            "2", "--threads", "1", "--out", str(out)]
+    args = ["--arms", "documents, LoRA", "memorised questions", "--steps", "1", "--batch-size", "1", "--eval-every",
+            "1", "--n-questions", "2", "--threads", "1", "--out", str(out)]
     real_injection.main(args)
     record = json.loads(out.read_text())
-    assert list(record["rows"]) == ["closed-book", "documents, LoRA"] and record["budget"]["n_questions"] == 2
+    assert list(record["rows"]) == ["closed-book", "documents, LoRA", "memorised questions"]
+    assert record["budget"]["n_questions"] == 2
     arm = record["rows"]["documents, LoRA"]
     assert arm["steps"] == 1 and arm["tokens"] == 256 and arm["trainable"] > 0 and arm["curve"][0]["step"] == 0
-    assert {"docs_lora_em", "best_ft_em", "rag_minus_best_ft_low"} <= set(record["values"])
+    assert arm["lr"] == injection.LR["lora"] and arm["batch_size"] == 1
+    full = record["rows"]["memorised questions"]  # full fine-tuning, on a batch of question/answer examples
+    assert full["lr"] == real_injection.FULL_LR and full["batch_size"] == real_injection.QA_BATCH_SIZE
+    assert full["steps"] == 1 and full["trainable"] > 100e6
+    assert {"docs_lora_em", "best_ft_em", "rag_minus_best_ft_low", "memorised_em_trained_wording",
+            "memorised_em_reworded"} <= set(record["values"])
+    assert record["seconds_all_runs"] == record["seconds_last_run"] > 0
     assert knowledge_scores.answer_tokens(load_model("smollm2", device="cpu")[1]) == 24
     real_injection.main(args)
     again = json.loads(out.read_text())

@@ -1,15 +1,20 @@
-"""Lesson 05's fine-tuning arms on a real model: SmolLM2-135M-Instruct trained on the facts with LoRA, on a budget a
-2-core CPU can pay.
+"""Lesson 05's fine-tuning arms on a real model: SmolLM2-135M-Instruct trained on the facts, on a budget a 2-core
+CPU can pay.
 
 ``python -m ftrag.course.real_injection`` uses lesson 05's fact set (``fact_set(seed=0)``), its arms
 (``ftrag.tasks.injection.ARMS``: the same texts, World A replay share and early stopping on the validation
-documents) and its retrieved passages, and changes two things: the model, and the token budget. The course model's
-text arms read 300 steps x 8 blocks x 256 tokens (614k tokens); at about 100 training tokens per second on 2 cores
-one such arm would take 1.7 hours on SmolLM2, so each arm here trains ``--steps`` x ``--batch-size`` blocks (default
-60 x 4 x 256 = 61k tokens, a tenth: about one pass over the mixed arm's text) at the learning rate the course model's
-grid chose for LoRA (3e-3; no grid is run on this model), scored on the validation questions every ``--eval-every``
-steps (the best step is kept). The question/answer pairs of the mixed arms are in the model's chat format, the
-format it is asked in (``injection.qa_text``).
+documents) and its retrieved passages, and changes three things: the model, the token budget and full fine-tuning's
+learning rate. The course model's text arms read 300 steps x 8 blocks x 256 tokens (614k tokens); at about 100
+training tokens per second on 2 cores one such arm would take 1.7 hours on SmolLM2, so each text arm here trains
+``--steps`` x ``--batch-size`` blocks (default 60 x 4 x 256 = 61k tokens, a tenth: about one pass over the mixed
+arm's text), and each question arm (``memorised questions``, ``question wordings``) ``--steps`` x 16 chat examples
+(about the same number of tokens; the course model's took 150 x 16). LoRA runs at the rate the course model's grid
+chose for it (3e-3); full fine-tuning at 1e-4, a tenth of the course model's 1e-3, since a pretrained model's weights
+are not those of a model trained from scratch on one world. Neither rate was tuned on this model (no grid), so each
+arm is one run at one rate. The text arms and the wordings arm are scored on the validation questions every
+``--eval-every`` steps (the best step is kept); the memorised arm is not (its point is the strings). The
+question/answer pairs are in the model's chat format, the format it is asked in (``injection.qa_text``). RAFT's reader
+arms are not run on this model.
 
 Every row (the untrained model first, then each arm) is scored on lesson 05's 266 evaluation questions the same way:
 closed-book (the question alone) and with RAG's passage (BM25's top document: the row's model as the reader), by
@@ -37,14 +42,18 @@ from ftrag.env import seed_everything
 from ftrag.lm import answer_questions, contains_answer, load_model, normalize_answer, world_a_scores
 from ftrag.retrieval.rag import answer_with_passages
 from ftrag.tasks.facts import fact_set, rag_passages, trained_facts
-from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, saved_bytes, train_arm
+from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, record_rows, saved_bytes, train_arm
 from ftrag.tasks.knowledge_scores import hits_string
 from ftrag.tasks.multiple_choice import mc_accuracy, options_for
 from ftrag.train import count_parameters
 
 DEFAULT_OUT = "results/smollm2/05_injection.json"
-DEFAULT_ARMS = ("mixed, k=10, LoRA", "documents, LoRA")  # the strongest arm with replay; continued pretraining
+DEFAULT_ARMS = ("mixed, k=10, LoRA", "documents, LoRA",  # the strongest arm with replay; continued pretraining ...
+                "documents, full", "memorised questions", "question wordings")  # ... full; the question arms
 STEPS, BATCH_SIZE, EVAL_EVERY = 60, 4, 30
+FULL_LR = 1e-4  # full fine-tuning of a pretrained model: a tenth of the course model's 1e-3 (not tuned: no grid here)
+QA_BATCH_SIZE = 16  # question arms: --steps x 16 chat examples of ~70 tokens, about the text arms' token budget
+TRAINABLE = ("texts", "memorise", "wordings")  # the arms this command trains (RAFT's reader arms: not yet)
 MAX_NEW_TOKENS = 24  # a short sentence: "The outage lasted 7 hours." (a trained arm answers with the value and stops)
 
 
@@ -79,18 +88,17 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"unknown arm {unknown[0]!r}; the arms are {list(ARMS)}")
-    not_text = [a for a in arms if ARMS[a]["data"] != "texts" or ARMS[a]["method"] != "lora"]
-    if not_text:
-        raise ValueError(f"{not_text[0]!r} is not a LoRA text arm; this command trains the arms "
-                         f"{[a for a, s in ARMS.items() if s['data'] == 'texts' and s['method'] == 'lora']} (full "
-                         "fine-tuning of 135M parameters does not fit a CPU budget)")
+    untrained = [a for a in arms if ARMS[a]["data"] not in TRAINABLE]
+    if untrained:
+        raise ValueError(f"{untrained[0]!r} is not an arm this command trains; it trains "
+                         f"{[a for a, s in ARMS.items() if s['data'] in TRAINABLE]}")
     if not 1 <= eval_every <= steps:
         raise ValueError(f"eval_every must be between 1 and steps ({steps}), got {eval_every}")
     facts = fact_set(seed=seed)
     if n_questions is not None and not 1 <= n_questions <= len(facts.eval_qa):
         raise ValueError(f"n_questions must be between 1 and {len(facts.eval_qa)}, got {n_questions}")
     rows_qa = facts.eval_qa[:n_questions]
-    lr = LR["lora"]
+    lr = LR["lora"]  # the budget's rate: LoRA's; full fine-tuning's is FULL_LR, recorded in its rows
     budget = {"model": model_name, "seed": seed, "steps": steps, "batch_size": batch_size, "block_size": BLOCK_SIZE,
               "eval_every": eval_every, "lr": lr, "max_new_tokens": MAX_NEW_TOKENS, "n_questions": len(rows_qa)}
     sample = f" --n-questions {n_questions}" if n_questions is not None else ""
@@ -109,9 +117,13 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
         row: dict = {}
         if name != "closed-book":
             t0 = time.perf_counter()
-            model, result = train_arm(model, tokenizer, facts, ARMS[name], seed=seed, progress=True, lr=lr,
-                                      budget={"steps": steps, "batch_size": batch_size, "eval_every": eval_every})
-            row = {**ARMS[name], "lr": lr, "trainable": count_parameters(model)[0], "steps": len(result.losses),
+            spec = ARMS[name]
+            arm_lr = lr if spec["method"] == "lora" else FULL_LR
+            arm_batch = batch_size if spec["data"] == "texts" else QA_BATCH_SIZE
+            model, result = train_arm(model, tokenizer, facts, spec, seed=seed, progress=True, lr=arm_lr,
+                                      budget={"steps": steps, "batch_size": arm_batch, "eval_every": eval_every})
+            row = {**spec, "lr": arm_lr, "batch_size": arm_batch, "trainable": count_parameters(model)[0],
+                   "steps": len(result.losses),
                    "selected_step": result.selected_step, "curve": result.curve, "tokens": result.tokens,
                    "first_loss": round(result.losses[0], 4), "final_loss": round(result.final_loss, 4),
                    "train_seconds": round(result.seconds, 1),
@@ -127,7 +139,10 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
     return run.finish(guide_keys)
 
 
-ARM_KEYS = {"mixed, k=10, LoRA": "mixed_k10_lora", "documents, LoRA": "docs_lora"}  # lesson 05's key for each arm
+ARM_KEYS = {"mixed, k=10, LoRA": "mixed_k10_lora", "documents, LoRA": "docs_lora",  # lesson 05's key for each arm
+            "documents, full": "docs_full", "10 paraphrases, full": "paraphrases_full", "mixed, k=1": "mixed_k1",
+            "mixed, k=5": "mixed_k5", "mixed, k=10": "mixed_k10", "mixed, k=10, no replay": "mixed_k10_no_replay",
+            "question wordings": "wordings"}
 
 
 def guide_keys(record: dict) -> dict[str, float]:
@@ -139,17 +154,28 @@ def guide_keys(record: dict) -> dict[str, float]:
     rows, metric = record["rows"], metric_key(record)
     base = rows["closed-book"]
     keys = {"closed_book_mc": base["mc"], "base_world_a_ppl": base["world_a_ppl"]}
+    hits = {"contains": "contains_hits", "strict_em": "strict_hits"}[metric]
     trained = [name for name in ARM_KEYS if name in rows]
     for name in trained:
         keys.update({f"{ARM_KEYS[name]}_em": rows[name][metric], f"{ARM_KEYS[name]}_mc": rows[name]["mc"],
                      f"{ARM_KEYS[name]}_world_a_ppl": rows[name]["world_a_ppl"]})
-    if trained:
+    if "memorised questions" in rows:  # trained on the lexical questions' own strings, asked again and reworded
+        mem = record_rows(record, facts_rows(record))["memorised questions"]
+        keys.update(memorised_em_trained_wording=mem["em_lexical"], memorised_em_reworded=mem["em_paraphrased"])
+    if trained:  # the arms that teach facts (lesson 05's best arm: memorised questions aside)
         best = max(trained, key=lambda n: rows[n][metric])
-        hits = {"contains": "contains_hits", "strict_em": "strict_hits"}[metric]
         gap = stats.paired_difference(base[f"rag_{hits}"], rows[best][hits])
         keys.update(best_ft_em=rows[best][metric], rag_minus_best_ft=gap[0], rag_minus_best_ft_low=gap[1],
                     rag_minus_best_ft_high=gap[2])
     return {k: round(float(v), 4) for k, v in keys.items()}
+
+
+def facts_rows(record: dict) -> list[dict]:
+    """The evaluation questions the record's rows were scored on (the first ``n_questions`` of its fact set's)."""
+    facts = fact_set(seed=record["budget"]["seed"])
+    if [d["doc_id"] for d in facts.eval_docs] != record["fact_set"]["eval_docs"]:
+        raise ValueError("the record was made on another fact set than fact_set(seed) gives")
+    return facts.eval_qa[:record["budget"]["n_questions"]]
 
 
 @dataclass
@@ -157,7 +183,10 @@ class RealInjectionArgs:
     """The flags of ``python -m ftrag.course.real_injection``."""
 
     model: str = arg("smollm2", "the model to fine-tune (a name load_model accepts)")
-    arms: list[str] | None = arg(None, f"the LoRA text arms to train (not given: {list(DEFAULT_ARMS)})", nargs="+")
+    arms: list[str] | None = arg(None, f"the arms to train: text arms (LoRA at lr {LR['lora']:g}, full at "
+                                 f"{FULL_LR:g}), "
+                                 f"'memorised questions', 'question wordings' (not given: {list(DEFAULT_ARMS)})",
+                                 nargs="+")
     steps: int = arg(STEPS, "optimizer steps per arm")
     batch_size: int = arg(BATCH_SIZE, f"blocks of {BLOCK_SIZE} tokens per step")
     eval_every: int = arg(EVAL_EVERY, "steps between validation scores (the best step is kept)")
@@ -167,9 +196,9 @@ class RealInjectionArgs:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ftrag.course.real_injection``: lesson 05's LoRA fact arms on a real model."""
+    """``python -m ftrag.course.real_injection``: lesson 05's fact arms on a real model."""
     return command_line(RealInjectionArgs, argv, prog="python -m ftrag.course.real_injection",
-                        description="Lesson 05 on a real model: the facts fine-tuned in with LoRA (a CPU budget), "
+                        description="Lesson 05 on a real model: the facts fine-tuned in (a CPU budget), "
                                     "scored closed-book and as RAG's reader on lesson 05's questions.",
                         run=lambda a: sweep(a.out, model_name=a.model, arms=a.arms or DEFAULT_ARMS, steps=a.steps,
                                             batch_size=a.batch_size, eval_every=a.eval_every,

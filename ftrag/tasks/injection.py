@@ -202,10 +202,10 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
 
 def train_answers(model, tokenizer, examples: Sequence[dict], *, method: str = "full", rank: int = LORA_RANK,
                   lr: float | None = None, steps: int = 100, batch_size: int = 16, seed: int = 0,
-                  progress: bool = True, select: Callable | None = None):
+                  progress: bool = True, select: Callable | None = None, eval_every: int = EVAL_EVERY):
     """Fine-tune on question/answer examples (``answer_example`` rows); returns (model, TrainResult)."""
     return train_texts(model, tokenizer, (), method=method, rank=rank, lr=lr, steps=steps, batch_size=batch_size,
-                       seed=seed, progress=progress, examples=list(examples), select=select)
+                       seed=seed, progress=progress, examples=list(examples), select=select, eval_every=eval_every)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -238,8 +238,10 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
 
     ``lr`` overrides the arm's learning rate (the sweep passes the one its grid selected); ``select`` turns on early
     stopping on the validation documents (all arms but the memorised questions, whose point is the strings).
-    ``budget`` (``steps``, ``batch_size``, ``block_size``, ``eval_every``) replaces a text arm's token budget (the
-    real model's command trains on a smaller one)."""
+    ``budget`` (``steps``, ``batch_size``, ``block_size``, ``eval_every``) replaces a text arm's token budget, and
+    (``steps``, ``batch_size``, ``eval_every``) the question arms' ``MEMORISE`` and ``WORDINGS`` (the real model's
+    command trains on smaller ones)."""
+    qa_budget = {k: v for k, v in (budget or {}).items() if k in ("steps", "batch_size", "eval_every")}
     if spec["data"] == "texts":
         return train_texts(model, tokenizer, injection_texts(facts, spec["k"], mixed=spec["mixed"],
                                                              tokenizer=tokenizer),
@@ -248,13 +250,13 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
                            else None, **(budget or {}))
     if spec["data"] == "memorise":
         rows = [r for r in facts.eval_qa if r["kind"] == "lexical"]
-        return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"],
-                             seed=seed, progress=progress, **MEMORISE)
+        return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"], lr=lr,
+                             seed=seed, progress=progress, **{**MEMORISE, **qa_budget})
     if spec["data"] == "wordings":  # the other wordings of the evaluated and the validation facts
         rows = question_wordings(facts.eval_docs + facts.valid_docs)
         return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"], lr=lr,
                              seed=seed, progress=progress, select=fact_validation(tokenizer, facts) if select
-                             else None, **WORDINGS)
+                             else None, **{**WORDINGS, **qa_budget})
     if spec["data"] in ("raft", "raft-control"):
         recipe = RAFT if spec["data"] == "raft" else RAFT_CONTROL
         pairs = raft_prompts(facts, facts.train_qa, min_distractors=recipe["min_distractors"],
@@ -286,9 +288,14 @@ def record_rows(record: dict, rows_qa: Sequence[dict]) -> dict[str, dict]:
             for kind in ("lexical", "paraphrased"):
                 kept = [h for h, r in zip(hits, rows_qa, strict=True) if r["kind"] == kind]
                 new[f"{'rag_' if key == 'rag' else ''}em_{kind}"] = round(kept.count("1") / len(kept), 4)
-        b = record["budget"]  # the arms' token budget, smaller than the course model's 614k
+        b = record["budget"]  # the text arms' token budget, smaller than the course model's 614k
         tokens = b["steps"] * b["batch_size"] * b["block_size"]
-        new["budget"] = f"{tokens / 1000:.0f}k tokens" if name != "closed-book" else "-"
+        if name == "closed-book":
+            new["budget"] = "-"
+        elif ARMS.get(name, {}).get("data", "texts") == "texts":
+            new["budget"] = f"{tokens / 1000:.0f}k tokens"
+        else:  # a question arm: its steps of chat examples
+            new["budget"] = f"{row['steps']} x {row['batch_size']} examples"
         out[name] = new
     return out
 
