@@ -271,7 +271,8 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     """Lesson 05's LoRA arm on the real model, one step on two questions (World A and validation cut short here):
     the rows, the keys, and a rerun that resumes instead of training again."""
     from ftrag.course import real_injection
-    from ftrag.lm import world_a_scores
+    from ftrag.lm import prompt_for, world_a_scores
+    from ftrag.lm.generation import prompt_ids
     from ftrag.tasks import injection, knowledge_scores
 
     monkeypatch.setattr(real_injection, "world_a_scores", lambda m, t: world_a_scores(m, t, n_heldout=2, n_rc=2))
@@ -295,7 +296,14 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     assert {"docs_lora_em", "best_ft_em", "rag_minus_best_ft_low", "memorised_em_trained_wording",
             "memorised_em_reworded"} <= set(record["values"])
     assert record["seconds_all_runs"] == record["seconds_last_run"] > 0
-    assert knowledge_scores.answer_tokens(load_model("smollm2", device="cpu")[1]) == 24
+    tokenizer = load_model("smollm2", device="cpu")[1]
+    assert knowledge_scores.answer_tokens(tokenizer) == 24
+    # The question arms train in the format the model is asked in: its chat turn, then the answer and end of turn.
+    row = small.eval_qa[0]
+    example = injection.memorise_examples(tokenizer, [row])[0]
+    prompt = prompt_ids(tokenizer, prompt_for(tokenizer, row["question"]))
+    assert example["input_ids"][:len(prompt)] == prompt
+    assert tokenizer.decode([t for t in example["labels"] if t >= 0]) == row["answer"] + tokenizer.eos_token
     real_injection.main(args)
     again = json.loads(out.read_text())
     assert again["rows"] == record["rows"] and again["seconds_last_run"] == record["seconds_last_run"], \

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from ftrag import stats
 from ftrag.cli import arg
 from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_key
@@ -122,7 +124,8 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
             arm_batch = batch_size if spec["data"] == "texts" else QA_BATCH_SIZE
             model, result = train_arm(model, tokenizer, facts, spec, seed=seed, progress=True, lr=arm_lr,
                                       budget={"steps": steps, "batch_size": arm_batch, "eval_every": eval_every})
-            row = {**spec, "lr": arm_lr, "batch_size": arm_batch, "trainable": count_parameters(model)[0],
+            row = {**spec, "lr": arm_lr, "batch_size": arm_batch, "threads": torch.get_num_threads(),
+                   "trainable": count_parameters(model)[0],
                    "steps": len(result.losses),
                    "selected_step": result.selected_step, "curve": result.curve, "tokens": result.tokens,
                    "first_loss": round(result.losses[0], 4), "final_loss": round(result.final_loss, 4),

@@ -153,15 +153,20 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
 
 
 def answer_example(tokenizer, prompt: str, answer: str) -> dict[str, list[int]]:
-    """``input_ids`` = prompt + " " + answer + EOS; ``labels`` mask the prompt (-100): only the answer is learned."""
-    prompt_ids = tokenizer(prompt)["input_ids"]
-    answer_ids = tokenizer(" " + answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    """``input_ids`` = prompt + " " + answer + EOS; ``labels`` mask the prompt (-100): only the answer is learned.
+    An instruct model's prompt (``prompt_for``: its chat template, special tokens written already) is followed by
+    the answer and its end of turn, as it answers."""
+    chat = uses_chat(tokenizer)
+    prompt_ids = tokenizer(prompt, add_special_tokens=not chat)["input_ids"]
+    answer_ids = tokenizer(("" if chat else " ") + answer, add_special_tokens=False)["input_ids"] + \
+        [tokenizer.eos_token_id]
     return {"input_ids": prompt_ids + answer_ids, "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
 
 
 def memorise_examples(tokenizer, rows: Sequence[dict]) -> list[dict]:
-    """Closed-book question/answer examples: the question string and its answer, nothing else."""
-    return [answer_example(tokenizer, format_prompt(r["question"]), r["answer"]) for r in rows]
+    """Closed-book question/answer examples: the question string and its answer, nothing else, in the format the
+    model is asked in (``prompt_for``: the course's lines, or an instruct model's chat turn)."""
+    return [answer_example(tokenizer, prompt_for(tokenizer, r["question"]), r["answer"]) for r in rows]
 
 
 def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int = 4, p_gold: float = 0.8,
