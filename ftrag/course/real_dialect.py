@@ -14,8 +14,9 @@
   same type and priority (a metadata filter), after the glossary's rule; and the no-model baselines, copying the
   closing line of BM25's top memo or of the top same-header memo. Each model is scored by both of lesson 03's rules
   (summed and per-token log-probability);
-- ``closing, LoRA``: the same LoRA run trained again (the same seed and blocks: its losses must match the ``lora``
-  row's), scored on the closing lines. On this model it stands in for lesson 03's long run, as in the notebook.
+- ``closing, LoRA``: the ``lora`` row's LoRA run scored on the closing lines (trained again, with the same seed and
+  blocks, when the ``lora`` row was resumed: its loss must then match the row's). On this model it stands in for
+  lesson 03's long run, as in the notebook.
 
 Perplexities are per token of this model's tokenizer, so they compare within this model (base against context
 against LoRA), not with the course model's numbers. The learn-vs-forget sweep is not run on this model. Each part
@@ -47,12 +48,21 @@ STEPS, BATCH, LR, RANK = 40, 4, 1e-3, 4  # lesson 03's live run: 40 steps of 4 b
 CONTEXTS = ("BM25 top 1", "BM25 top 2", "BM25 top 4", "4 random memos")
 
 
+def memo_pool(train_memos) -> list[Chunk]:
+    """Lesson 03's retrieval pool: the first ``POOL`` training memos, one chunk each."""
+    return [Chunk(f"memo-{i}", f"memo-{i}", "", "memo", text, 0, 1) for i, text in enumerate(train_memos[:POOL])]
+
+
+def memo_queries(memos) -> list[str]:
+    """Each memo's query: its first two lines (the header and the first body line)."""
+    return ["\n".join(m.split("\n")[:2]) for m in memos]
+
+
 def memo_contexts(train_memos, rag_memos, seed: int = 0) -> dict[str, list[str]]:
     """Lesson 03's contexts: the k most similar pool memos by the memo's first two lines (most similar last), or
     4 random pool memos, each followed by a blank line."""
-    pool = [Chunk(f"memo-{i}", f"memo-{i}", "", "memo", text, 0, 1) for i, text in enumerate(train_memos[:POOL])]
-    retriever = BM25Retriever(pool)
-    ids, _ = retriever.search(["\n".join(m.split("\n")[:2]) for m in rag_memos], 4)
+    pool = memo_pool(train_memos)
+    ids, _ = BM25Retriever(pool).search(memo_queries(rag_memos), 4)
     out = {f"BM25 top {k}": ["\n\n".join(pool[j].text for j in row[:k][::-1]) + "\n\n" for row in ids]
            for k in (1, 2, 4)}
     rng = random.Random(seed)
@@ -68,8 +78,7 @@ def header_cell(memo: str) -> tuple[str, str]:
 def closing_contexts(train_memos, memos, k: int = 4) -> dict[str, list]:
     """Lesson 03's section 7 inputs for ``memos``: BM25's top ``k`` pool memos and the top ``k`` of the same type and
     priority (most similar last), the glossary's rule, and the closing lines the no-model baselines copy."""
-    pool = [Chunk(f"memo-{i}", f"memo-{i}", "", "memo", text, 0, 1) for i, text in enumerate(train_memos[:POOL])]
-    queries = ["\n".join(m.split("\n")[:2]) for m in memos]
+    pool, queries = memo_pool(train_memos), memo_queries(memos)
     ids = BM25Retriever(pool).search(queries, k)[0]
     cells = {cell: BM25Retriever([c for c in pool if header_cell(c.text) == cell]) for cell in CLOSING}
     same = [cells[header_cell(m)].search([q], k)[0][0] for m, q in zip(memos, queries, strict=True)]
@@ -130,8 +139,9 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", n_test:
         ppl = {name: context_perplexity(model, tokenizer, rag_memos, ctx)
                for name, ctx in memo_contexts(train_memos, rag_memos, seed).items()}
         rows.add("contexts", {**ppl, "seconds": round(time.perf_counter() - t0, 1)})
+    trained = None  # the LoRA run of this process, if it made the lora row: the closing rows score it too
     if run.todo("lora"):
-        peft_model, tokenizer, result = _lora_run(model_name, steps, seed)
+        trained = peft_model, tokenizer, result = _lora_run(model_name, steps, seed)
         scores = dialect.forgetting_scores(peft_model, tokenizer, n_test=n_test, n_heldout=n_small, n_rc=n_small)
         rows.add("lora", {**scores, "same_memos_ppl": context_perplexity(peft_model, tokenizer, rag_memos),
                           "train_seconds": round(result.seconds, 1), "tokens": result.tokens,
@@ -150,7 +160,7 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", n_test:
                              "n": n_closing, "seconds": round(time.perf_counter() - t0, 1),
                              "threads": torch.get_num_threads()})  # (a resumed record's rows may differ)
     if "closing, LoRA" in todo:
-        peft_model, tokenizer, result = _lora_run(model_name, steps, seed)
+        peft_model, tokenizer, result = trained or _lora_run(model_name, steps, seed)  # a resumed record: train again
         recorded = rows.rows["lora"]["final_loss"]
         if abs(result.final_loss - recorded) > 1e-3 * recorded:
             print(f"warning: the LoRA run retrained for the closing lines ended at loss {result.final_loss:.4f}, "
