@@ -9,11 +9,13 @@ import pytest
 
 from ftrag import decision
 from ftrag.course import guide, real_basics, real_json
-from ftrag.lm import load_model
+from ftrag.lm import load_model, prompt_ids
+from ftrag.lm.generation import CHAT_EXAMPLE
 from ftrag.paths import repo_root
 from ftrag.results import load_results, results_dir
+from ftrag.tasks import injection, kinds_of_text
 from ftrag.tasks import json_output as jt
-from ftrag.tasks import kinds_of_text
+from ftrag.tasks.facts import fact_set
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
 # 135M model (02), the full fine-tuning runs of lesson 03's section 4 and its learn-vs-forget sweep (03), lesson 05's
@@ -107,6 +109,24 @@ def test_instruct_prompts_use_the_chat_template():
     assert ex["labels"][:n_prompt] == [-100] * n_prompt and ex["labels"][n_prompt:] == ex["input_ids"][n_prompt:]
     # the course model's prompts are unchanged
     assert jt.task_prompt("A notice.") == f"Passage: A notice.\nQuestion: {jt.JSON_QUESTION}\nAnswer:"
+
+
+def test_raft_prompts_speak_an_instruct_models_chat_turn():
+    """RAFT's reader arms train on the prompt the reader is asked with: the chat turn, trimmed to fit in its ids."""
+    tok = load_model("smollm2", device="cpu")[1]
+    facts = fact_set()
+    rows = facts.train_qa[:12]
+    pairs = injection.raft_prompts(facts, rows, copies=1, seed=0, tokenizer=tok, max_tokens=400)
+    plain = injection.raft_prompts(facts, rows, copies=1, seed=0)
+    for (chat, answer), (lines, same), row in zip(pairs, plain, rows, strict=True):
+        assert answer == same == row["answer"] and row["question"] in chat
+        assert chat.startswith("<|im_start|>system\n") and chat.endswith("<|im_start|>assistant\n")
+        assert "Answer:" not in chat.split("<|im_start|>user")[-1]  # the chat turn, not the course's lines
+        assert len(prompt_ids(tok, chat)) <= 400
+        assert set(re.findall(r"Passage: (.*)", chat)) - {CHAT_EXAMPLE["passage"]} <= set(
+            re.findall(r"Passage: (.*)", lines))  # the same passages, or fewer where the turn needed trimming
+    example = injection.answer_example(tok, *pairs[0])
+    assert tok.decode([t for t in example["labels"] if t >= 0]) == rows[0]["answer"] + tok.eos_token
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ftrag.files import read_examples
-from ftrag.lm import format_prompt, pad_id_of, prompt_for, uses_chat
+from ftrag.lm import format_prompt, pad_id_of, prompt_for, prompt_ids, uses_chat
 from ftrag.tasks.facts import (
     N_DOCS,
     N_VALID,
@@ -178,14 +178,16 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
     ``min_distractors``..``max_distractors`` look-alike documents at a random position, and otherwise only
     distractors are shown (the answer stays the true one: the model learns to find the passage that answers, and
     not to trust any passage).
-    With ``tokenizer``, distractors are dropped (the last first) until a prompt fits ``max_tokens`` (the course
-    model reads 512 tokens; the rest is room for the answer)."""
+    With ``tokenizer``, prompts are in the model's own format (``prompt_for``: the course's lines, or an instruct
+    model's chat turn, the format it is asked in), and distractors are dropped (the last first) until a prompt fits
+    ``max_tokens`` (the course model reads 512 tokens; the rest is room for the answer)."""
     if not 0 <= p_gold <= 1:
         raise ValueError(f"p_gold must be between 0 and 1, got {p_gold}")
     by_id = {d["doc_id"]: d["text"] for d in facts.docs}
     distractors = distractor_docs(facts, [r["question"] for r in rows], [r["doc_id"] for r in rows],
                                   n=max_distractors)
     rng = random.Random(seed)
+    render = format_prompt if tokenizer is None else functools.partial(prompt_for, tokenizer)
     out = []
     for _ in range(copies):
         for row, others in zip(rows, distractors, strict=True):
@@ -195,12 +197,12 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
                 passages.insert(rng.randint(0, len(passages)), by_id[row["doc_id"]])
             elif not passages:
                 passages = [rng.choice(others)]
-            prompt = format_prompt(row["question"], passages)
-            while tokenizer is not None and len(tokenizer(prompt, verbose=False)["input_ids"]) > max_tokens:
+            prompt = render(row["question"], passages)
+            while tokenizer is not None and len(prompt_ids(tokenizer, prompt)) > max_tokens:
                 gold = by_id[row["doc_id"]]
                 drop = max(i for i, p in enumerate(passages) if p != gold or len(passages) == 1)
                 passages = passages[:drop] + passages[drop + 1:]
-                prompt = format_prompt(row["question"], passages)
+                prompt = render(row["question"], passages)
             out.append((prompt, row["answer"]))
     return out
 
