@@ -73,6 +73,9 @@ if not is_course_model(model):
     N_TEST, N_RAG, N_CLOSING, N_WORLD_A, STEPS, BATCH = (
         OTHER_MODEL[k] for k in ("N_TEST", "N_RAG", "N_CLOSING", "N_WORLD_A", "STEPS", "BATCH"))
     print(f"{model.name_or_path}: the parameters cell's smaller samples, {OTHER_MODEL}")
+# Another model's runs recompute their activations in the backward pass (gradient checkpointing): the same gradients
+# and losses, a second forward pass, and GBs less memory (a 135M model's activations for blocks of 512 tokens)
+CHECKPOINT = not is_course_model(model)
 train_memos = read_examples("dialect", "train.txt.xz")
 valid_memos = read_examples("dialect", "valid.txt")
 test_memos = read_examples("dialect", "test.txt")[:N_TEST]
@@ -206,7 +209,7 @@ lora_base, _ = load_model(MODEL_NAME, device="cpu")
 before = generate(lora_base, tokenizer, [header + "\n"], max_new_tokens=60, stop_at_newline=False)[0]
 lora_model, lora_run = dialect.train_on_memos(
     lora_base, tokenizer, method="lora", rank=4, lr=LR, steps=STEPS, batch_size=BATCH, seed=SEED,
-    eval_fn=lambda: perplexity(lora_base, tokenizer, valid_small), eval_every=10)
+    eval_fn=lambda: perplexity(lora_base, tokenizer, valid_small), eval_every=10, gradient_checkpointing=CHECKPOINT)
 print(lora_run.summary().rsplit(";", 1)[0])  # (peak memory varies by machine)
 
 # %%
@@ -251,7 +254,7 @@ claim(model, lora_rag_memos < best_rag[0],
 # NBVAL_TOLERANCE 0.01: rates over 200 greedy answers may move by two answers on another CPU
 full_model, _ = load_model(MODEL_NAME, device="cpu")
 full_model, full_run = dialect.train_on_memos(full_model, tokenizer, method="full", lr=LR, steps=STEPS,
-                                              batch_size=BATCH, seed=SEED)
+                                              batch_size=BATCH, seed=SEED, gradient_checkpointing=CHECKPOINT)
 full_scores = dialect.forgetting_scores(full_model, tokenizer, n_test=N_TEST, n_heldout=N_WORLD_A, n_rc=N_WORLD_A)
 live = pd.DataFrame([{"model": "base", "trained": 0, **base_scores},
                      {"model": f"LoRA r 4, lr {LR:g}", "trained": lora_run.trainable, **lora_scores},

@@ -360,6 +360,64 @@ def test_dialect_sweep_writes_resumable_rows(tokenizer, tmp_path, monkeypatch):
     assert forgetting.sweep(out, steps=2, batch_size=1, runs=runs)["rows"] == record["rows"]
 
 
+def test_a_stopped_run_resumes_from_its_checkpoint(tokenizer, examples, tmp_path):
+    """A long run saved every few steps and stopped goes on from its last save: the same losses, evaluations, selected
+    step and final weights as the run that was never stopped; a finished run deletes its checkpoint; another run's
+    checkpoint is refused."""
+    config = ft.TrainConfig(steps=8, batch_size=2, lr=1e-2, warmup_steps=1, seed=0, progress=False)
+
+    def run(checkpoint=None, stop_at=None):
+        model = ft.lora_model(tiny_model(tokenizer), 2, seed=0)
+        calls = []
+
+        def score(m):
+            calls.append(1)
+            if len(calls) == stop_at:
+                raise KeyboardInterrupt  # the learner's Ctrl-C, or a killed process
+            return (-float(sum(p.float().norm() for p in m.parameters() if p.requires_grad)),)
+
+        result, _ = ft.train_selected(model, examples, config, score=score, every=2, checkpoint=checkpoint,
+                                      checkpoint_every=3)
+        return result, {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    whole, want = run()
+    ck = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        run(ck, stop_at=4)  # stopped in the evaluation after step 6: saved at step 3, mid-pass
+    assert ck.is_file()
+    resumed, got = run(ck)
+    assert resumed.losses == whole.losses and resumed.evals == whole.evals and resumed.curve == whole.curve
+    assert resumed.selected_step == whole.selected_step and resumed.tokens == whole.tokens
+    assert all(torch.equal(got[n], want[n]) for n in want) and not ck.exists()
+    with pytest.raises(KeyboardInterrupt):
+        run(ck, stop_at=5)
+    with pytest.raises(ValueError, match="another run .*config"):
+        ft.train(ft.lora_model(tiny_model(tokenizer), 2, seed=0), examples,
+                 ft.TrainConfig(steps=8, batch_size=2, lr=2e-2, warmup_steps=1, progress=False), checkpoint=ck)
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_checkpointed_memo_runs_have_the_same_losses(tokenizer, method, monkeypatch):
+    """Lessons 02 and 03 recompute a real model's activations (``gradient_checkpointing``): the gradients, so the
+    losses, must be those of the run that keeps them (the notebooks' real-model numbers do not move)."""
+    from ftrag.tasks import dialect
+
+    seen = []
+
+    def spy(model, examples, config, **kwargs):  # the switch reaches the loop, and the loop recomputes
+        seen.append(config.gradient_checkpointing)
+        forward = model.forward
+        model.forward = lambda *a, **k: (seen.append(model.is_gradient_checkpointing), forward(*a, **k))[1]
+        return ft.train(model, examples, config, **kwargs)
+
+    monkeypatch.setattr(dialect, "train", spy)
+    runs = [dialect.train_on_memos(tiny_model(tokenizer), tokenizer, method=method, steps=3, batch_size=2,
+                                   warmup_steps=1, progress=False, gradient_checkpointing=on)[1]
+            for on in (False, True)]
+    assert runs[0].losses == runs[1].losses and len(runs[0].losses) == 3
+    assert seen == [False, False, False, False, True, True, True, True]
+
+
 def test_committed_forgetting_sweep_is_complete():
     """Lesson 03 plots results/03_forgetting_sweep.json: every run of the sweep, every metric, the command."""
     import json
@@ -386,5 +444,10 @@ def test_costs_of_a_method_in_this_process_and_in_a_fresh_one():
     here = json_cost.measure("lora", steps=2, batch_size=2)
     assert here["method"] == "lora" and here["trainable"] > 0 and here["seconds_per_step"] > 0
     assert here["peak_mb"] == pytest.approx(here["loaded_mb"] + here["training_mb"]) and here["training_mb"] >= 0
+    assert here["checkpointing"] is False
+    # the switch reaches the child; recomputing the activations gives the same gradients, so the same losses
+    (fresh,) = json_cost.fresh_process_costs(["lora"], steps=2, batch_size=2, gradient_checkpointing=True)
+    assert fresh["checkpointing"] is True
+    assert (fresh["first_loss"], fresh["last_loss"]) == pytest.approx((here["first_loss"], here["last_loss"]), rel=1e-5)
     with pytest.raises(RuntimeError, match="fresh process failed"):  # the child's error comes back, not a hang
         json_cost.fresh_process_costs(["full"], steps=1, batch_size=1, model_name="no/such-model-here")

@@ -303,7 +303,13 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     out = tmp_path / "05_injection.json"
     args = ["--arms", "documents, LoRA", "memorised questions", "--steps", "1", "--batch-size", "1", "--eval-every",
             "1", "--n-questions", "2", "--threads", "1", "--out", str(out)]
+    saves = []  # each arm trains with its own checkpoint beside the record (resume mid-arm), deleted when done
+    train_arm = real_injection.train_arm
+    monkeypatch.setattr(real_injection, "train_arm",
+                        lambda *a, **k: (saves.append(k["checkpoint"]), train_arm(*a, **k))[1])
     real_injection.main(args)
+    assert saves == [real_injection.checkpoint_path(out, a) for a in ("documents, LoRA", "memorised questions")]
+    assert saves[0].name == "05_injection.documents-lora.ckpt.pt" and not any(p.exists() for p in saves)
     record = json.loads(out.read_text())
     assert list(record["rows"]) == ["closed-book", "documents, LoRA", "memorised questions"]
     assert record["budget"]["n_questions"] == 2

@@ -115,11 +115,14 @@ def training_examples(tokenizer, steps: int, batch_size: int, block_size: int = 
 
 def train_on_memos(model, tokenizer, *, method: str = "lora", rank: int = 4, lr: float = 1e-3, steps: int = 40,
                    batch_size: int = 4, block_size: int = BLOCK_SIZE, warmup_steps: int = 5, seed: int = 0,
-                   progress: bool = True, eval_fn: Callable[[], float] | None = None, eval_every: int = 0):
+                   progress: bool = True, eval_fn: Callable[[], float] | None = None, eval_every: int = 0,
+                   gradient_checkpointing: bool = False):
     """Continued pretraining of ``model`` on the dialect's training memos; returns (trained model, TrainResult).
 
     ``method``: ``"lora"`` (rank ``rank`` on every linear layer, lesson 02's ``lora_model``) or ``"full"`` (every
     weight). The model is changed in place (LoRA wraps it): load a fresh copy for each run.
+    ``gradient_checkpointing`` recomputes the activations in the backward pass: the same gradients, a fraction of
+    the memory (a real model's activations for 2 blocks of 512 tokens take GBs), a second forward pass.
     """
 
 
@@ -133,7 +136,7 @@ def train_on_memos(model, tokenizer, *, method: str = "lora", rank: int = 4, lr:
     else:
         model.requires_grad_(True)
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, seed=seed,
-                         progress=progress)
+                         progress=progress, gradient_checkpointing=gradient_checkpointing)
     return model, train(model, examples, config, pad_id=pad_id_of(tokenizer), eval_fn=eval_fn,
                         eval_every=eval_every)
 

@@ -125,11 +125,13 @@ def packed_examples(tokenizer, texts: Sequence[str], *, steps: int = STEPS, batc
 def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full", rank: int = LORA_RANK,
                 lr: float | None = None, steps: int = STEPS, batch_size: int = BATCH_SIZE,
                 block_size: int = BLOCK_SIZE, seed: int = 0, progress: bool = True, examples: list | None = None,
-                replay: float = 0.0, select: Callable | None = None, eval_every: int = EVAL_EVERY):
+                replay: float = 0.0, select: Callable | None = None, eval_every: int = EVAL_EVERY,
+                checkpoint=None):
     """Fine-tune ``model`` on ``texts`` (packed, to the token budget; ``replay``: that share is World A text) with
     ``method`` ``"full"`` or ``"lora"``; returns (model, TrainResult). ``examples`` (ready ``input_ids``/``labels``
     rows) replaces the packing. ``select(model)`` (validation scores, a tuple) turns on early stopping: scored every
-    ``eval_every`` steps, the best evaluation's weights are kept (``result.selected_step``, ``result.curve``)."""
+    ``eval_every`` steps, the best evaluation's weights are kept (``result.selected_step``, ``result.curve``).
+    ``checkpoint`` (a file): save the run every 10 steps and resume from it (``ftrag.train.resume``)."""
     if method not in ("full", "lora"):
         raise ValueError(f"method must be 'full' or 'lora', got {method!r}")
     if examples is None:
@@ -143,8 +145,9 @@ def train_texts(model, tokenizer, texts: Sequence[str], *, method: str = "full",
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr or LR[method], warmup_steps=min(10, steps - 1),
                          seed=seed, progress=progress)
     if select is None:
-        return model, train(model, examples, config, pad_id=pad_id_of(tokenizer))
-    result, _ = train_selected(model, examples, config, score=select, every=eval_every, pad_id=pad_id_of(tokenizer))
+        return model, train(model, examples, config, pad_id=pad_id_of(tokenizer), checkpoint=checkpoint)
+    result, _ = train_selected(model, examples, config, score=select, every=eval_every, pad_id=pad_id_of(tokenizer),
+                               checkpoint=checkpoint)
     return model, result
 
 
@@ -209,10 +212,12 @@ def raft_prompts(facts: FactSet, rows: Sequence[dict], *, max_distractors: int =
 
 def train_answers(model, tokenizer, examples: Sequence[dict], *, method: str = "full", rank: int = LORA_RANK,
                   lr: float | None = None, steps: int = 100, batch_size: int = 16, seed: int = 0,
-                  progress: bool = True, select: Callable | None = None, eval_every: int = EVAL_EVERY):
+                  progress: bool = True, select: Callable | None = None, eval_every: int = EVAL_EVERY,
+                  checkpoint=None):
     """Fine-tune on question/answer examples (``answer_example`` rows); returns (model, TrainResult)."""
     return train_texts(model, tokenizer, (), method=method, rank=rank, lr=lr, steps=steps, batch_size=batch_size,
-                       seed=seed, progress=progress, examples=list(examples), select=select, eval_every=eval_every)
+                       seed=seed, progress=progress, examples=list(examples), select=select, eval_every=eval_every,
+                       checkpoint=checkpoint)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -240,30 +245,30 @@ OWN_BUDGET = ("question wordings", "memorised questions", "RAFT reader", "RAFT c
 
 
 def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, progress: bool = True,
-              lr: float | None = None, select: bool = True, budget: dict | None = None):
+              lr: float | None = None, select: bool = True, budget: dict | None = None, checkpoint=None):
     """Change ``model`` as the arm ``spec`` (a value of ``ARMS``) says; returns (model, TrainResult).
 
     ``lr`` overrides the arm's learning rate (the sweep passes the one its grid selected); ``select`` turns on early
     stopping on the validation documents (all arms but the memorised questions, whose point is the strings).
     ``budget`` (``steps``, ``batch_size``, ``block_size``, ``eval_every``) replaces a text arm's token budget, and
     (``steps``, ``batch_size``, ``eval_every``) the question arms' ``MEMORISE`` and ``WORDINGS`` (the real model's
-    command trains on smaller ones)."""
+    command trains on smaller ones). ``checkpoint`` (a file): the run saves itself there and resumes from it."""
     qa_budget = {k: v for k, v in (budget or {}).items() if k in ("steps", "batch_size", "eval_every")}
     if spec["data"] == "texts":
         return train_texts(model, tokenizer, injection_texts(facts, spec["k"], mixed=spec["mixed"],
                                                              tokenizer=tokenizer),
                            method=spec["method"], seed=seed, progress=progress, lr=lr,
                            replay=spec.get("replay", REPLAY), select=fact_validation(tokenizer, facts) if select
-                           else None, **(budget or {}))
+                           else None, checkpoint=checkpoint, **(budget or {}))
     if spec["data"] == "memorise":
         rows = [r for r in facts.eval_qa if r["kind"] == "lexical"]
         return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"], lr=lr,
-                             seed=seed, progress=progress, **{**MEMORISE, **qa_budget})
+                             seed=seed, progress=progress, checkpoint=checkpoint, **{**MEMORISE, **qa_budget})
     if spec["data"] == "wordings":  # the other wordings of the evaluated and the validation facts
         rows = question_wordings(facts.eval_docs + facts.valid_docs)
         return train_answers(model, tokenizer, memorise_examples(tokenizer, rows), method=spec["method"], lr=lr,
                              seed=seed, progress=progress, select=fact_validation(tokenizer, facts) if select
-                             else None, **{**WORDINGS, **qa_budget})
+                             else None, checkpoint=checkpoint, **{**WORDINGS, **qa_budget})
     if spec["data"] in ("raft", "raft-control"):
         recipe = RAFT if spec["data"] == "raft" else RAFT_CONTROL
         pairs = raft_prompts(facts, facts.train_qa, min_distractors=recipe["min_distractors"],
@@ -272,7 +277,7 @@ def train_arm(model, tokenizer, facts: FactSet, spec: dict, *, seed: int = 0, pr
         return train_answers(model, tokenizer, [answer_example(tokenizer, p, a) for p, a in pairs],
                              method=spec["method"], lr=recipe["lr"], seed=seed, progress=progress,
                              steps=recipe["steps"], batch_size=recipe["batch_size"],
-                             select=reader_validation(tokenizer, facts) if select else None)
+                             select=reader_validation(tokenizer, facts) if select else None, checkpoint=checkpoint)
     raise ValueError(f"unknown arm data {spec['data']!r}; use 'texts', 'memorise', 'wordings', 'raft' or "
                      "'raft-control'")
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from ftrag.cli import arg, parse, parser_for
+from ftrag.cli import arg, parse, parser_for, switch
 from ftrag.env import seed_everything
 from ftrag.lm import load_model
 from ftrag.tasks import json_output as jt
@@ -33,12 +33,14 @@ def _resident_mb() -> float:
 
 
 def measure(method: str, *, model_name: str | None = None, rank: int = 8, steps: int = 10, batch_size: int = 8,
-            seed: int = 0) -> dict:
+            seed: int = 0, gradient_checkpointing: bool = False) -> dict:
     """Train ``steps`` steps of ``method`` on the first JSON training notices in *this* process; its costs.
 
     Returns ``trainable`` parameters, ``seconds_per_step``, ``loaded_mb`` (resident memory once the model is loaded
     and wrapped), ``peak_mb`` (the most resident memory during training) and ``training_mb`` (the difference:
-    gradients, optimizer state, activations), and the ``first_loss`` and ``last_loss``.
+    gradients, optimizer state, activations), and the ``first_loss`` and ``last_loss``. ``checkpointing`` says
+    whether activations were recomputed in the backward pass (QLoRA always; the others with
+    ``gradient_checkpointing``: the same gradients, less memory, a second forward pass).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -57,9 +59,10 @@ def measure(method: str, *, model_name: str | None = None, rank: int = 8, steps:
         model.requires_grad_(True)
     loaded = _resident_mb()
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=LEARNING_RATES[method], warmup_steps=0, seed=seed,
-                         gradient_checkpointing=method == "qlora", progress=False)
+                         gradient_checkpointing=method == "qlora" or gradient_checkpointing, progress=False)
     result = train(model, sft, config, pad_id=tokenizer.pad_token_id)
-    return {"method": method, "trainable": result.trainable, "seconds_per_step": result.seconds / steps,
+    return {"method": method, "checkpointing": config.gradient_checkpointing, "trainable": result.trainable,
+            "seconds_per_step": result.seconds / steps,
             "loaded_mb": loaded, "peak_mb": loaded + result.peak_extra_mb, "training_mb": result.peak_extra_mb,
             "first_loss": result.losses[0], "last_loss": result.final_loss}
 
@@ -68,7 +71,8 @@ def fresh_process_costs(methods=METHODS, **kwargs) -> list[dict]:
     """:func:`measure` for each method, each in a new Python process (``python -m ftrag.tasks.json_cost``)."""
     out = []
     for method in methods:
-        flags = [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items() if v is not None]
+        flags = [f"--{k.replace('_', '-')}" if v is True else f"--{k.replace('_', '-')}={v}"
+                 for k, v in kwargs.items() if v is not None and v is not False]  # a switch: given or not
         done = subprocess.run([sys.executable, "-m", "ftrag.tasks.json_cost", f"--method={method}", *flags],
                               capture_output=True, text=True)
         if done.returncode != 0:
@@ -88,6 +92,7 @@ class CostArgs:
     steps: int = arg(10, "optimizer steps")
     batch_size: int = arg(8, "notices per step")
     seed: int = arg(0, "seed")
+    gradient_checkpointing: bool = switch("recompute activations in the backward pass (QLoRA always does)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                                     "process (run it once per method to compare them fairly).")
     (args,) = parse(parser, argv)
     print(json.dumps(measure(args.method, model_name=args.model_name, rank=args.rank, steps=args.steps,
-                             batch_size=args.batch_size, seed=args.seed)))
+                             batch_size=args.batch_size, seed=args.seed,
+                             gradient_checkpointing=args.gradient_checkpointing)))
     return 0
 
 

@@ -7,12 +7,14 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import torch
 
 from ftrag.env import PeakMemory, progress_bar, release_memory
 from ftrag.lm import pad_right
+from ftrag.train import resume
 from ftrag.train.params import count_parameters
 
 IGNORE_INDEX = -100  # label value PyTorch's cross_entropy skips: no loss on the prompt or on padding
@@ -140,12 +142,16 @@ def lr_at(step: int, config: Schedule, progress: float | None = None) -> float:
 
 
 def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int = 0,
-          eval_fn: Callable[[], float] | None = None, eval_every: int = 0) -> TrainResult:
+          eval_fn: Callable[[], float] | None = None, eval_every: int = 0, checkpoint: str | Path | None = None,
+          checkpoint_every: int = 10, extra_state: tuple[Callable[[], dict], Callable[[dict], None]] | None = None
+          ) -> TrainResult:
     """Train ``model``'s trainable parameters on SFT examples (``input_ids``, ``labels``); returns the record.
 
     ``eval_fn`` (e.g. a validation perplexity) is called, in eval mode and without gradients, before the first step
     and every ``eval_every`` steps (and after the last); its values land in ``result.evals``; its time is not
     counted in ``result.seconds``.
+    ``checkpoint`` (a file): save the run every ``checkpoint_every`` steps and resume from it when it exists, with
+    ``extra_state`` (get, set) for a caller's own state (``ftrag.train.resume``; long runs of the course's commands).
     """
 
     if not examples:
@@ -178,13 +184,32 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         model.train()
         eval_seconds += time.perf_counter() - t0
 
+    first, earlier_seconds = 0, 0.0
+    if checkpoint is not None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        expected = resume.fingerprint(model, examples, config)
+        saved = resume.load(checkpoint, expected)
+        if saved is not None:  # go on where the stopped run saved itself
+            resume.load_trainable(model, saved["weights"])
+            optimizer.load_state_dict(saved["optimizer"])
+            schedule.load_state_dict(saved["schedule"])
+            gen.set_state(saved["generator"])
+            torch.set_rng_state(saved["rng"])
+            first, order, earlier_seconds = saved["done"], list(saved["order"]), saved["seconds"]
+            result.losses, result.tokens = list(saved["losses"]), saved["tokens"]
+            result.evals = [tuple(e) for e in saved["evals"]]
+            if extra_state is not None:
+                extra_state[1](saved["extra"])
+            print(f"resumed from {checkpoint} at step {first} of {config.steps}", flush=True)
     release_memory()  # what an earlier run freed is not counted as this run's start (nor kept resident)
     memory = PeakMemory(device)
     model.train()
-    start = time.perf_counter()
-    if eval_fn is not None:
+    start = time.perf_counter() - earlier_seconds
+    if eval_fn is not None and first == 0:
         evaluate(0)
-    bar = progress_bar(range(config.steps), desc="fine-tuning", disable=not config.progress)
+    bar = progress_bar(range(first, config.steps), desc="fine-tuning", disable=not config.progress,
+                       initial=first, total=config.steps)
     for _step in bar:
         if len(order) < config.batch_size:  # a new pass over the data, in a new order
             order += torch.randperm(len(examples), generator=gen).tolist()
@@ -206,12 +231,22 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         done = _step + 1
         if eval_fn is not None and (done % eval_every == 0 or done == config.steps):
             evaluate(done)
+        if checkpoint is not None and done % checkpoint_every == 0 and done < config.steps:
+            resume.save(checkpoint, {
+                "fingerprint": expected, "done": done, "weights": resume.trainable_state(model),
+                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "order": order,
+                "generator": gen.get_state(), "rng": torch.get_rng_state(), "losses": result.losses,
+                "tokens": result.tokens, "evals": result.evals,
+                "seconds": time.perf_counter() - start - eval_seconds,
+                "extra": extra_state[0]() if extra_state is not None else {}})
     memory.sample()
     result.seconds = time.perf_counter() - start - eval_seconds
     result.peak_extra_mb = memory.extra_mb()
     model.eval()
     if config.gradient_checkpointing:
         checkpointing(model, False)
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)  # the run is done: nothing to resume
     del batch, loss, schedule, optimizer  # AdamW's moments: twice the trainable weights
     release_memory()  # activations and gradients are freed: give their pages back (a real model's take GBs)
     return result

@@ -29,13 +29,21 @@ def restore(model, weights: dict[str, torch.Tensor] | None) -> None:
 
 
 def train_selected(model, examples: Sequence[dict], config: TrainConfig, *, score: Callable[[object], Sequence[float]],
-                   every: int, pad_id: int = 0) -> tuple[TrainResult, list[dict]]:
+                   every: int, pad_id: int = 0, checkpoint=None, checkpoint_every: int = 10
+                   ) -> tuple[TrainResult, list[dict]]:
     """``train`` with ``score(model)`` (a tuple of validation scores, higher is better, compared in order) taken
     before the first step and every ``every`` steps; the weights of the best evaluation after step 0 are copied back
     into ``model`` (a tie keeps the earlier step). Returns the result (``selected_step`` set) and the curve
-    (``{"step", "scores"}`` per evaluation)."""
+    (``{"step", "scores"}`` per evaluation). ``checkpoint``: as ``train``'s, with the best weights and the curve."""
     curve: list[dict] = []
     best: dict = {"key": None, "step": 0, "weights": None}
+
+    def get_state() -> dict:
+        return {"curve": curve, "best": best}
+
+    def set_state(saved: dict) -> None:
+        curve[:] = saved["curve"]
+        best.update(saved["best"], key=None if saved["best"]["key"] is None else tuple(saved["best"]["key"]))
 
     def eval_fn() -> float:
         key = tuple(float(v) for v in score(model))
@@ -44,7 +52,8 @@ def train_selected(model, examples: Sequence[dict], config: TrainConfig, *, scor
         keep_if_best(best, key, step, model)
         return key[0]
 
-    result = train(model, examples, config, pad_id=pad_id, eval_fn=eval_fn, eval_every=every)
+    result = train(model, examples, config, pad_id=pad_id, eval_fn=eval_fn, eval_every=every, checkpoint=checkpoint,
+                   checkpoint_every=checkpoint_every, extra_state=(get_state, set_state))
     restore(model, best["weights"])
     result.selected_step, result.curve = best["step"], curve
     return result, curve
