@@ -150,20 +150,13 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     ``eval_fn`` (e.g. a validation perplexity) is called, in eval mode and without gradients, before the first step
     and every ``eval_every`` steps (and after the last); its values land in ``result.evals``; its time is not
     counted in ``result.seconds``.
-    ``checkpoint`` (a file): save the run every ``checkpoint_every`` steps and resume from it when it exists, with
-    ``extra_state`` (get, set) for a caller's own state (``ftrag.train.resume``; long runs of the course's commands).
+    ``checkpoint`` (a file): save the run every ``checkpoint_every`` steps, resume from it when it exists, with
+    ``extra_state`` (get, set) for a caller's own state (``ftrag.train.resume``: long runs of the course's commands).
     """
 
-    if not examples:
-        raise ValueError("train needs at least one example")
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameter: wrap it with lora_model(...), or for full "
-                         "fine-tuning call model.requires_grad_(True)")
+    params = _trainable_params(model, examples, eval_fn, eval_every)
     device = next(model.parameters()).device
     if config.gradient_checkpointing:
-        # use_reentrant=False needs no trick; with the old reentrant kind the embeddings' output must require grad,
-        # or no gradient reaches the checkpointed layers (see check_gradients_reach).
         checkpointing(model, True)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, config) / config.lr)
@@ -171,8 +164,6 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
     result = TrainResult(trainable=trainable, total=total)
     gen = torch.Generator().manual_seed(config.seed)
     order: list[int] = []
-    if eval_fn is not None and (not isinstance(eval_every, int) or eval_every < 1):
-        raise ValueError(f"eval_every must be a positive number of steps when eval_fn is given, got {eval_every!r}")
     eval_seconds = 0.0
 
     def evaluate(done: int) -> None:
@@ -184,24 +175,9 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         model.train()
         eval_seconds += time.perf_counter() - t0
 
-    first, earlier_seconds = 0, 0.0
-    if checkpoint is not None:
-        if checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-        expected = resume.fingerprint(model, examples, config)
-        saved = resume.load(checkpoint, expected)
-        if saved is not None:  # go on where the stopped run saved itself
-            resume.load_trainable(model, saved["weights"])
-            optimizer.load_state_dict(saved["optimizer"])
-            schedule.load_state_dict(saved["schedule"])
-            gen.set_state(saved["generator"])
-            torch.set_rng_state(saved["rng"])
-            first, order, earlier_seconds = saved["done"], list(saved["order"]), saved["seconds"]
-            result.losses, result.tokens = list(saved["losses"]), saved["tokens"]
-            result.evals = [tuple(e) for e in saved["evals"]]
-            if extra_state is not None:
-                extra_state[1](saved["extra"])
-            print(f"resumed from {checkpoint} at step {first} of {config.steps}", flush=True)
+    saver = None if checkpoint is None else resume.RunSaver(
+        checkpoint, checkpoint_every, model, examples, config, optimizer, schedule, gen, order, result, extra_state)
+    first, earlier_seconds = saver.restore() if saver else (0, 0.0)  # where a stopped run saved itself, if it did
     release_memory()  # what an earlier run freed is not counted as this run's start (nor kept resident)
     memory = PeakMemory(device)
     model.train()
@@ -231,29 +207,39 @@ def train(model, examples: Sequence[dict], config: TrainConfig, *, pad_id: int =
         done = _step + 1
         if eval_fn is not None and (done % eval_every == 0 or done == config.steps):
             evaluate(done)
-        if checkpoint is not None and done % checkpoint_every == 0 and done < config.steps:
-            resume.save(checkpoint, {
-                "fingerprint": expected, "done": done, "weights": resume.trainable_state(model),
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "order": order,
-                "generator": gen.get_state(), "rng": torch.get_rng_state(), "losses": result.losses,
-                "tokens": result.tokens, "evals": result.evals,
-                "seconds": time.perf_counter() - start - eval_seconds,
-                "extra": extra_state[0]() if extra_state is not None else {}})
+        if saver:
+            saver.save(done, time.perf_counter() - start - eval_seconds)
     memory.sample()
     result.seconds = time.perf_counter() - start - eval_seconds
     result.peak_extra_mb = memory.extra_mb()
     model.eval()
     if config.gradient_checkpointing:
         checkpointing(model, False)
-    if checkpoint is not None:
-        Path(checkpoint).unlink(missing_ok=True)  # the run is done: nothing to resume
+    if saver:
+        saver.finish()  # the run is done: nothing to resume
     del batch, loss, schedule, optimizer  # AdamW's moments: twice the trainable weights
     release_memory()  # activations and gradients are freed: give their pages back (a real model's take GBs)
     return result
 
 
+def _trainable_params(model, examples, eval_fn, eval_every) -> list:
+    """``train``'s inputs checked: its examples, the parameters it trains, the evaluation's interval."""
+    if not examples:
+        raise ValueError("train needs at least one example")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameter: wrap it with lora_model(...), or for full "
+                         "fine-tuning call model.requires_grad_(True)")
+    if eval_fn is not None and (not isinstance(eval_every, int) or eval_every < 1):
+        raise ValueError(f"eval_every must be a positive number of steps when eval_fn is given, got {eval_every!r}")
+    return params
+
+
 def checkpointing(model, on: bool, *, reentrant: bool = False) -> None:
-    """Switch gradient (activation) checkpointing on or off, under its new name or the old one."""
+    """Switch gradient (activation) checkpointing on or off, under its new name or the old one.
+
+    ``use_reentrant=False`` needs no trick; with the old reentrant kind the embeddings' output must require grad, or
+    no gradient reaches the checkpointed layers (see check_gradients_reach)."""
     if not on:
         (getattr(model, "activation_checkpointing_disable", None) or model.gradient_checkpointing_disable)()
     elif hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x

@@ -60,3 +60,50 @@ def load_trainable(model, weights: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value)
+
+
+class RunSaver:
+    """One run's checkpoint file, bound to the run's objects (``train`` makes it): ``restore`` puts what a stopped
+    run saved back into them, ``save`` writes them every ``every`` steps (not after the last), ``finish`` deletes the
+    file. ``order`` (the data order) is a list ``train`` changes in place; ``result`` its ``TrainResult``."""
+
+    def __init__(self, path, every: int, model, examples, config, optimizer, schedule, generator, order: list,
+                 result, extra_state=None):
+        if every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {every}")
+        self.path, self.every, self.steps, self.extra = Path(path), every, config.steps, extra_state
+        self.expected = fingerprint(model, examples, config)
+        self.model, self.optimizer, self.schedule, self.generator = model, optimizer, schedule, generator
+        self.order, self.result = order, result
+
+    def restore(self) -> tuple[int, float]:
+        """Load the checkpoint, if there is one; returns (steps done, seconds they took), (0, 0.0) without."""
+        saved = load(self.path, self.expected)
+        if saved is None:
+            return 0, 0.0
+        load_trainable(self.model, saved["weights"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.schedule.load_state_dict(saved["schedule"])
+        self.generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["rng"])
+        self.order[:] = saved["order"]
+        self.result.losses[:], self.result.tokens = saved["losses"], saved["tokens"]
+        self.result.evals[:] = [tuple(e) for e in saved["evals"]]
+        if self.extra is not None:
+            self.extra[1](saved["extra"])
+        print(f"resumed from {self.path} at step {saved['done']} of {self.steps}", flush=True)
+        return saved["done"], saved["seconds"]
+
+    def save(self, done: int, seconds: float) -> None:
+        """After step ``done`` (and its evaluation): save when it is a multiple of ``every`` and not the last."""
+        if done % self.every or done >= self.steps:
+            return
+        save(self.path, {
+            "fingerprint": self.expected, "done": done, "weights": trainable_state(self.model),
+            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(), "order": self.order,
+            "generator": self.generator.get_state(), "rng": torch.get_rng_state(), "losses": self.result.losses,
+            "tokens": self.result.tokens, "evals": self.result.evals, "seconds": seconds,
+            "extra": self.extra[0]() if self.extra is not None else {}})
+
+    def finish(self) -> None:
+        self.path.unlink(missing_ok=True)
