@@ -8,24 +8,20 @@ from collections.abc import Callable, Sequence
 import torch
 
 from ftrag.train.loop import TrainConfig, TrainResult, train
+from ftrag.train.resume import load_trainable, trainable_state
 
 
 def keep_if_best(best: dict, key: tuple, step: int, model) -> None:
     """Early stopping: keep the trained weights of an evaluation (not step 0) that beats every earlier one in
     ``best`` (a tie keeps the earlier, shorter run)."""
     if step and (best["key"] is None or key > best["key"]):
-        best.update(key=key, step=step, weights={
-            n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad})
+        best.update(key=key, step=step, weights=trainable_state(model))
 
 
 def restore(model, weights: dict[str, torch.Tensor] | None) -> None:
     """Copy kept weights (``keep_if_best``'s) back into ``model``; nothing to do for ``None``."""
-    if weights is None:
-        return
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(value)
+    if weights is not None:
+        load_trainable(model, weights)
 
 
 def train_selected(model, examples: Sequence[dict], config: TrainConfig, *, score: Callable[[object], Sequence[float]],
