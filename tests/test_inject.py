@@ -8,6 +8,7 @@ import pytest
 
 from ftrag import decision
 from ftrag.course import guide
+from ftrag.lm import load_model
 from ftrag.paths import repo_root
 from ftrag.results import load_results, save_results
 from ftrag.tasks import fact_change, injection
@@ -171,6 +172,17 @@ def test_twenty_changed_facts(facts):
     assert fact_change.count_values(sentences, targets, contains=True) == {"new": 40, "old": 0, "other": 0}
     sentences[0] = f"It was {targets[0]['old']} before."
     assert fact_change.new_hits(sentences, targets, contains=True) == "0" + "1" * 39
+
+
+def test_an_update_trains_its_budget_and_scores_the_rows_given(facts):
+    """``update_facts`` with a step and batch budget of its own, scored on a subset of the evaluation questions."""
+    model, tokenizer = load_model(device="cpu")
+    targets = fact_change.change_targets(facts)[:2]
+    rows = facts.eval_qa[:6]
+    update = fact_change.update_facts(model, tokenizer, facts, targets, "full", steps=2, batch_size=2, eval_rows=rows)
+    assert update["steps"] == 2 and 0 < update["update_tokens"] <= 2 * 2 * injection.BLOCK_SIZE
+    assert sum(update["after"].values()) == len(update["questions"]) == sum(len(t["questions"]) for t in targets)
+    assert 0 <= update["unchanged_em_after"] <= 1
 
 
 def test_the_sweep_file_was_made_by_this_code():

@@ -19,20 +19,17 @@ from ftrag.tasks.facts import fact_set
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
 # 135M model (02), the full fine-tuning runs of lesson 03's section 4 and its learn-vs-forget sweep (03), lesson 05's
-# paraphrase curve (k = 1 and 10 with full fine-tuning, with and without replay), its RAFT arms and fact updates and
-# its weaker reader (its command trains five arms: two LoRA text arms, documents with full fine-tuning and the two
-# question arms), and World A perplexity after its arms (the real model never read World A: the replay blocks teach
-# it, so the number does not measure forgetting). Every other key must be in its results file (or be READER_FREE).
+# RAFT arms and the one-fact update's cost (its command updates twenty facts at once), and World A perplexity after
+# its arms (the real model never read World A: the replay blocks teach it, so the number does not measure
+# forgetting). Every other key must be in its results file (or be READER_FREE).
 NOT_MEASURED_ON_REAL = {
     "01": set(),
     "02": {"full_field_em"},
     "03": {"full_world_a_ppl", "sweep_full_dialect_ppl_kept", "sweep_lora_dialect_ppl_kept"},
     "04": set(),
-    "05": {"changed_facts_rag_minus_ft_new_high", "course_reader_rag_em", "docs_full_world_a_ppl",
-           "docs_lora_world_a_ppl", "ft_update_fact_tokens",
-           "ft_update_unchanged_em_after", "ft_update_unchanged_em_before", "mixed_k10_em_gain_low",
+    "05": {"docs_full_world_a_ppl", "docs_lora_world_a_ppl", "ft_update_fact_tokens",
            "mixed_k10_no_replay_world_a_ppl", "mixed_k10_world_a_ppl", "raft_minus_control_gold_4_low",
-           "raft_minus_plain_gold_2_low", "weak_reader_rag_em"},
+           "raft_minus_plain_gold_2_low"},
 }
 
 COMMANDS = {"01": "real_basics", "02": "real_json", "03": "real_dialect", "04": "real_rag", "05": "real_facts"}
@@ -164,6 +161,10 @@ def test_the_real_reading_commands_run_on_a_sample(tmp_path):
     assert record["rows"]["long_context"]["prompt_tokens"] > 4000  # most of World B in the window
     assert record["context_tokens"] == 8192 and record["world_b_tokens"] > record["context_tokens"]
     assert record["rows"]["rag"]["prompt_tokens"] > record["rows"]["closed_book"]["prompt_tokens"]
+    weak = record["rows"]["weak_reader_rag"]  # the weaker reader on RAG's same two passages
+    assert weak["model"] == real_facts.WEAK_READER and weak["n"] == 2
+    assert record["values"]["weak_reader_rag_em"] == weak["contains"]
+    assert record["values"]["course_reader_rag_em"] == record["rows"]["rag"]["contains"]
     with pytest.raises(ValueError, match="n_questions must be between 1 and"):
         real_facts.sweep(out, n_questions=0)
 
@@ -280,6 +281,16 @@ def test_a_real_models_record_reads_as_the_sweeps_rows():
     assert keys["memorised_em_reworded"] == round(hits["paraphrased"].count("1") / len(hits["paraphrased"]), 4)
     assert keys["best_ft_em"] == 0.25, "the memorised questions are not a fact arm"
     assert injection.record_rows(record, facts.eval_qa[:4])["memorised questions"]["budget"] == "60 x 16 examples"
+    # The paraphrase curve's ends give k = 10 minus k = 1 with its interval; the updated arm gives the update's keys.
+    record["rows"]["mixed, k=1"] = row("0000", "1111")
+    update = {"questions": ["q"] * 4, "facts": [{}, {}], "unchanged_em_before": 0.5, "unchanged_em_after": 0.25,
+              "update_tokens": 2048, "after": {"new": 1, "old": 1, "other": 2}, "rag_after": {"new": 3, "old": 0,
+              "other": 1}, "new_hits": "1000", "rag_new_hits": "1110"}
+    record["rows"]["mixed, k=10"] = row("1100", "1111", update=update)
+    keys = real_injection.guide_keys(record)
+    assert keys["mixed_k10_em_gain"] == 0.5 and keys["mixed_k10_em_gain_low"] <= 0.5 <= keys["mixed_k10_em_gain_high"]
+    assert keys["changed_facts_rag_minus_ft_new"] == 0.5 and keys["changed_facts_ft_old"] == 0.25
+    assert keys["ft_update_per_fact_tokens_20"] == 1024 and keys["ft_update_unchanged_em_after"] == 0.25
     with pytest.raises(ValueError, match="'RAFT reader' is not an arm this command trains"):
         real_injection.sweep("unused.json", arms=("RAFT reader",))
     with pytest.raises(ValueError, match="unknown arm 'nope'"):

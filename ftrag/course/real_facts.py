@@ -6,6 +6,8 @@ tokens, so that only the reader changes) and measures, with the real model as th
 
 - closed-book and RAG on every evaluation question, with prompt tokens and milliseconds per query;
 - the reader's tests: the gold document alone, among 2 and among 4 look-alikes;
+- a weaker reader (``course-lm-small``, 1.1M parameters, lesson 05's section 8) on RAG's same passages, scored the
+  same way: the capacity point beside this model;
 - the knowledge base in the context: World B's size in this model's tokens against its window (8,192), and, on
   the first ``--n-long`` questions, the gold document with as many other World B documents as fit the window
   (most of the base: what a long-context model makes possible, and what it costs per query).
@@ -36,6 +38,7 @@ from ftrag.tasks.facts import fact_set, rag_passages, reading_passages
 
 DEFAULT_OUT = "results/smollm2/05_finetune_or_rag.json"
 MAX_NEW_TOKENS = 32
+WEAK_READER = "course-lm-small"  # lesson 05's weaker reader: RAG's passages read by 1.1M parameters
 N_LONG = 8  # questions read with most of World B in the context (each prompt ~8k tokens: ~40 s on 2 cores)
 
 
@@ -116,9 +119,23 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", n_quest
         run.rows.add(name, row)
         print(f"{name}: contains {row['contains']:.3f}, exact match {row['strict_em']:.3f}, token F1 "
               f"{row['token_f1']:.3f}; {row['prompt_tokens']:.0f} prompt tokens, {row['ms_per_query']:.0f} ms/query")
+    if run.todo("weak_reader_rag"):  # the same top documents, read by the weaker reader in its own format
+        run.rows.add("weak_reader_rag", weak_reader_row(questions, answers, arms["rag"][2], seed))
     doc_tokens = [len(tokenizer(d["text"], add_special_tokens=False)["input_ids"]) for d in facts.docs]
     run.rows.record.update(world_b_tokens=sum(doc_tokens), context_tokens=window)
     return run.finish(guide_keys)
+
+
+def weak_reader_row(questions, answers, passages, seed: int = 0) -> dict:
+    """RAG's passages read by ``WEAK_READER`` (its own prompt format, the same answer budget), scored as the other
+    rows: what a reader of little capacity makes of the same retrieval."""
+    seed_everything(seed)
+    weak, weak_tok = load_model(WEAK_READER, device="cpu")
+    t0 = time.perf_counter()
+    predictions = answer_with_passages(weak, weak_tok, questions, passages, max_new_tokens=MAX_NEW_TOKENS)
+    seconds = time.perf_counter() - t0
+    return {**reading_scores(predictions, answers, seconds), "model": WEAK_READER, "n": len(answers),
+            "ms_per_query": round(1000 * seconds / len(answers), 1), "passages_per_prompt": 1.0}
 
 
 def guide_keys(record: dict) -> dict[str, float]:
@@ -132,6 +149,8 @@ def guide_keys(record: dict) -> dict[str, float]:
             "closed_book_prompt_tokens": rows["closed_book"]["prompt_tokens"],
             "rag_ms_per_query": rows["rag"]["ms_per_query"],
             "closed_book_ms_per_query": rows["closed_book"]["ms_per_query"]}
+    if "weak_reader_rag" in rows:  # lesson 05's capacity row: this model and the weaker reader on RAG's passages
+        keys.update(course_reader_rag_em=rows["rag"][metric], weak_reader_rag_em=rows["weak_reader_rag"][metric])
     if "long_context" in rows:
         keys.update(long_context_em=rows["long_context"][metric],
                     long_context_prompt_tokens=rows["long_context"]["prompt_tokens"],

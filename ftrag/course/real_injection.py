@@ -46,6 +46,7 @@ from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_
 from ftrag.env import seed_everything
 from ftrag.lm import answer_questions, contains_answer, load_model, normalize_answer, world_a_scores
 from ftrag.retrieval.rag import answer_with_passages
+from ftrag.tasks.fact_change import change_targets, new_hits, rag_update, update_facts
 from ftrag.tasks.facts import fact_set, rag_passages, trained_facts
 from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, record_rows, saved_bytes, train_arm
 from ftrag.tasks.knowledge_scores import hits_string
@@ -54,11 +55,14 @@ from ftrag.train import count_parameters
 
 DEFAULT_OUT = "results/smollm2/05_injection.json"
 DEFAULT_ARMS = ("mixed, k=10, LoRA", "documents, LoRA",  # the strongest arm with replay; continued pretraining ...
-                "documents, full", "memorised questions", "question wordings")  # ... full; the question arms
+                "documents, full", "memorised questions", "question wordings",  # ... full; the question arms;
+                "mixed, k=1", "mixed, k=10")  # the paraphrase curve's ends (full fine-tuning, with replay)
 STEPS, BATCH_SIZE, EVAL_EVERY = 60, 4, 30
 FULL_LR = 1e-4  # full fine-tuning of a pretrained model: a tenth of the course model's 1e-3 (not tuned: no grid here)
 QA_BATCH_SIZE = 16  # question arms: --steps x 16 chat examples of ~70 tokens, about the text arms' token budget
 TRAINABLE = ("texts", "memorise", "wordings")  # the arms this command trains (RAFT's reader arms: not yet)
+UPDATED_ARM = "mixed, k=10"  # the arm lesson 05 updates with twenty changed facts ...
+UPDATE_SHARE = 3  # ... for a third of the arm's steps (the course model's: 100 steps after the arm's 300)
 MAX_NEW_TOKENS = 24  # a short sentence: "The outage lasted 7 hours." (a trained arm answers with the value and stops)
 
 
@@ -144,6 +148,9 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
                    "arm_seconds_to_trained": round(time.perf_counter() - t0, 1),
                    "saved_bytes": saved_bytes(model)}
         row.update(row_scores(model, tokenizer, facts, rows_qa, rag))
+        if name == UPDATED_ARM:
+            row["update"] = fact_update(model, tokenizer, facts, rows_qa, model_name, seed=seed, lr=row["lr"],
+                                        steps=max(1, steps // UPDATE_SHARE), batch_size=row["batch_size"])
         run.rows.add(name, row)
         print(f"{name}: closed-book contains {row['contains']:.3f} (strict {row['strict_em']:.3f}), with RAG's "
               f"passage {row['rag_contains']:.3f}, MC {row['mc']:.3f}, World A ppl {row['world_a_ppl']:.2f}",
@@ -151,6 +158,24 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
         del model
         gc.collect()
     return run.finish(guide_keys)
+
+
+def fact_update(model, tokenizer, facts, rows_qa: Sequence[dict], model_name: str, *, seed: int, lr: float,
+                steps: int, batch_size: int) -> dict:
+    """Lesson 05's twenty changed facts: the trained arm ``model`` trains on their new documents with replay
+    (``fact_change.update_facts``: scored on the 40 questions about them and on ``rows_qa``'s other questions, before
+    and after), and the untrained model reads BM25's top document before and after they are replaced (RAG's side).
+    The per-question new-value hits of both are kept for a paired interval."""
+    targets = change_targets(facts, seed=seed)
+    update = update_facts(model, tokenizer, facts, targets, "full", seed=seed, lr=lr, steps=steps,
+                          batch_size=batch_size, eval_rows=rows_qa)
+    base, base_tokenizer = load_model(model_name, device="cpu")
+    rag = rag_update(base, base_tokenizer, facts, targets)
+    return {**update, "lr": lr, "batch_size": batch_size, "unchanged_n": sum(
+                r["fact_id"] not in {t["fact_id"] for t in targets} for r in rows_qa),
+            "new_hits": new_hits(update["answers_after"], targets, contains=True), "rag_before": rag["before"],
+            "rag_after": rag["after"], "rag_answers_after": rag["answers_after"],
+            "rag_new_hits": new_hits(rag["answers_after"], targets, contains=True)}
 
 
 ARM_KEYS = {"mixed, k=10, LoRA": "mixed_k10_lora", "documents, LoRA": "docs_lora",  # lesson 05's key for each arm
@@ -176,6 +201,22 @@ def guide_keys(record: dict) -> dict[str, float]:
     if "memorised questions" in rows:  # trained on the lexical questions' own strings, asked again and reworded
         mem = record_rows(record, facts_rows(record))["memorised questions"]
         keys.update(memorised_em_trained_wording=mem["em_lexical"], memorised_em_reworded=mem["em_paraphrased"])
+    if "mixed, k=1" in rows and "mixed, k=10" in rows:  # the paraphrase curve: 10 renderings per document minus 1
+        gain_em = stats.paired_difference(rows["mixed, k=10"][hits], rows["mixed, k=1"][hits])
+        gain_mc = stats.paired_difference(rows["mixed, k=10"]["mc_hits"], rows["mixed, k=1"]["mc_hits"])
+        keys.update(mixed_k10_em_gain=gain_em[0], mixed_k10_em_gain_low=gain_em[1], mixed_k10_em_gain_high=gain_em[2],
+                    mixed_k10_mc_gain_low=gain_mc[1])
+    update = rows.get(UPDATED_ARM, {}).get("update")
+    if update:  # twenty facts changed: the fine-tuned arm trained on their new documents, RAG reading them
+        asked = len(update["questions"])
+        gap = stats.paired_difference(update["rag_new_hits"], update["new_hits"])
+        keys.update(ft_update_unchanged_em_before=update["unchanged_em_before"],
+                    ft_update_unchanged_em_after=update["unchanged_em_after"],
+                    ft_update_per_fact_tokens_20=update["update_tokens"] / len(update["facts"]),
+                    changed_facts_rag_new=update["rag_after"]["new"] / asked,
+                    changed_facts_ft_new=update["after"]["new"] / asked,
+                    changed_facts_ft_old=update["after"]["old"] / asked, changed_facts_rag_minus_ft_new=gap[0],
+                    changed_facts_rag_minus_ft_new_low=gap[1], changed_facts_rag_minus_ft_new_high=gap[2])
     if trained:  # the arms that teach facts (lesson 05's best arm: memorised questions aside)
         best = max(trained, key=lambda n: rows[n][metric])
         gap = stats.paired_difference(base[f"rag_{hits}"], rows[best][hits])

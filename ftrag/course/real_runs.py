@@ -32,8 +32,9 @@ class RealRun:
                               machine=platform.machine(), torch=torch.__version__, date=date.today().isoformat(),
                               **fields)
         self.started, self.ran = time.perf_counter(), False
-        record = self.rows.record  # a resumed record: the time its kept rows took before (0 when it starts over)
-        self.earlier = record.get("seconds_all_runs", record.get("seconds_last_run", 0.0)) if record["rows"] else 0.0
+        record = self.rows.record  # a resumed record: the time its kept rows took before (0 when it starts over;
+        # None when a record older than seconds_all_runs does not say: its seconds_last_run timed only its last run)
+        self.earlier = record.get("seconds_all_runs") if record["rows"] else 0.0
 
     def todo(self, name: str) -> bool:
         """Whether the row ``name`` is still to be made (and, if so, that this run made something)."""
@@ -43,12 +44,14 @@ class RealRun:
         return True
 
     def finish(self, values: Callable[[dict], dict]) -> dict:
-        """Record the run's time, and in ``seconds_all_runs`` with the runs that made the resumed rows (a resumed run
-        that had nothing left to do keeps the recorded ones), and ``values(record)``; save and return the record."""
+        """Record the run's time, and in ``seconds_all_runs`` with the runs that made the resumed rows (left out when a
+        resumed record does not say what they took; a resumed run that had nothing left to do keeps the recorded
+        ones), and ``values(record)``; save and return the record."""
         if self.ran:
             seconds = time.perf_counter() - self.started
             self.rows.record["seconds_last_run"] = round(seconds, 1)
-            self.rows.record["seconds_all_runs"] = round(self.earlier + seconds, 1)  # with the resumed rows' runs
+            if self.earlier is not None:  # with the resumed rows' runs
+                self.rows.record["seconds_all_runs"] = round(self.earlier + seconds, 1)
         self.rows.record["values"] = values(self.rows.record)
         self.rows.save()
         return self.rows.record

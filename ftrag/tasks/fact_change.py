@@ -19,7 +19,7 @@ from ftrag.retrieval import BM25Retriever, chunk_documents
 from ftrag.retrieval.rag import answer_with_passages, retrieve_passages
 from ftrag.tasks.facts import FactSet, renderings
 from ftrag.tasks.injection import BATCH_SIZE, LR, REPLAY, packed_examples, train_texts
-from ftrag.tasks.knowledge_scores import answer_tokens
+from ftrag.tasks.knowledge_scores import answer_hits, answer_tokens
 from ftrag.tasks.multiple_choice import option_log_likelihoods
 from ftrag.train import TrainConfig, train
 
@@ -140,32 +140,37 @@ def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dic
 
 
 def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], method: str, *, seed: int = 0,
-                 lr: float | None = None) -> dict:
+                 lr: float | None = None, steps: int | None = None, batch_size: int = BATCH_SIZE,
+                 eval_rows: Sequence[dict] | None = None) -> dict:
     """Train ``model`` on the ten renderings of every changed document at once (with World A replay, as the arm
-    trained), ``STEPS_PER_CHANGED`` steps per fact. Returns the counts of new / old / other answers before and after,
-    exact match on the evaluation questions whose facts did not change (did anything else move?), and the cost."""
+    trained), ``steps`` steps of ``batch_size`` blocks (None: ``STEPS_PER_CHANGED`` per fact). Returns the counts of
+    new / old / other answers before and after, exact match on the evaluation questions (``eval_rows``; None: all)
+    whose facts did not change (did anything else move?), and the cost. An instruct model (its chat template) gets
+    a sentence's answer budget and is scored by containment, as everywhere in lesson 05."""
     changed = {t["fact_id"] for t in targets}
     questions = [r["question"] for t in targets for r in t["questions"]]
-    unchanged = [r for r in facts.eval_qa if r["fact_id"] not in changed]
+    unchanged = [r for r in (facts.eval_qa if eval_rows is None else eval_rows) if r["fact_id"] not in changed]
+    budget, contains = answer_tokens(tokenizer), uses_chat(tokenizer)
 
     def unchanged_em() -> float:
-        answers = answer_questions(model, tokenizer, [r["question"] for r in unchanged], max_new_tokens=12)
-        return round(sum(normalize_answer(a) == normalize_answer(r["answer"])
-                         for a, r in zip(answers, unchanged, strict=True)) / len(unchanged), 4)
+        answers = answer_questions(model, tokenizer, [r["question"] for r in unchanged], max_new_tokens=budget)
+        return round(sum(answer_hits(tokenizer, answers, unchanged)) / len(unchanged), 4) if unchanged else 0.0
 
-    before, em_before = answer_questions(model, tokenizer, questions, max_new_tokens=12), unchanged_em()
+    before, em_before = answer_questions(model, tokenizer, questions, max_new_tokens=budget), unchanged_em()
     texts = [text for t in targets for text in changed_renderings(t["doc"], t["old"], t["new"], 10)]
-    steps = STEPS_PER_CHANGED * len(targets)
+    steps = STEPS_PER_CHANGED * len(targets) if steps is None else steps
     if method == "lora":  # keep training the same adapter
-        _, result = train_more(model, tokenizer, texts, seed=seed, steps=steps, replay=REPLAY, lr=lr)
+        _, result = train_more(model, tokenizer, texts, seed=seed, steps=steps, replay=REPLAY, lr=lr,
+                               batch_size=batch_size)
     else:
         model, result = train_texts(model, tokenizer, texts, method="full", steps=steps, seed=seed, progress=False,
-                                    replay=REPLAY, lr=lr)
-    after = answer_questions(model, tokenizer, questions, max_new_tokens=12)
+                                    replay=REPLAY, lr=lr, batch_size=batch_size)
+    after = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     return {"facts": [{"fact_id": t["fact_id"], "old": t["old"], "new": t["new"]} for t in targets],
-            "questions": questions, "before": count_values(before, targets), "after": count_values(after, targets),
-            "answers_after": after, "unchanged_em_before": em_before, "unchanged_em_after": unchanged_em(),
-            "steps": steps, "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
+            "questions": questions, "before": count_values(before, targets, contains),
+            "after": count_values(after, targets, contains), "answers_after": after,
+            "unchanged_em_before": em_before, "unchanged_em_after": unchanged_em(), "steps": steps,
+            "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
 
 
 def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0) -> dict:
@@ -187,9 +192,9 @@ def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0)
 
 
 def train_more(model, tokenizer, texts: Sequence[str], *, seed: int = 0, steps: int = UPDATE_STEPS,
-               replay: float = 0.0, lr: float | None = None):
+               replay: float = 0.0, lr: float | None = None, batch_size: int = BATCH_SIZE):
     """Continue training the trainable parameters a model already has (an adapter) on ``texts``."""
-    examples = packed_examples(tokenizer, texts, steps=steps, seed=seed, replay=replay)
-    config = TrainConfig(steps=steps, batch_size=BATCH_SIZE, lr=lr or LR["lora"], warmup_steps=1, seed=seed,
+    examples = packed_examples(tokenizer, texts, steps=steps, batch_size=batch_size, seed=seed, replay=replay)
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr or LR["lora"], warmup_steps=1, seed=seed,
                          progress=False)
     return model, train(model, examples, config, pad_id=pad_id_of(tokenizer))
