@@ -183,6 +183,8 @@ def test_an_update_trains_its_budget_and_scores_the_rows_given(facts):
     assert update["steps"] == 2 and 0 < update["update_tokens"] <= 2 * 2 * injection.BLOCK_SIZE
     assert sum(update["after"].values()) == len(update["questions"]) == sum(len(t["questions"]) for t in targets)
     assert 0 <= update["unchanged_em_after"] <= 1
+    assert update["new_hits"] == fact_change.new_hits(update["answers_after"], targets)
+    assert update["unchanged_n"] == sum(r["fact_id"] not in {t["fact_id"] for t in targets} for r in rows)
 
 
 def test_the_sweep_file_was_made_by_this_code():

@@ -135,7 +135,8 @@ def weak_reader_row(questions, answers, passages, seed: int = 0) -> dict:
     predictions = answer_with_passages(weak, weak_tok, questions, passages, max_new_tokens=MAX_NEW_TOKENS)
     seconds = time.perf_counter() - t0
     return {**reading_scores(predictions, answers, seconds), "model": WEAK_READER, "n": len(answers),
-            "ms_per_query": round(1000 * seconds / len(answers), 1), "passages_per_prompt": 1.0}
+            "ms_per_query": round(1000 * seconds / len(answers), 1),
+            "passages_per_prompt": sum(map(len, passages)) / len(passages)}
 
 
 def guide_keys(record: dict) -> dict[str, float]:

@@ -46,7 +46,7 @@ from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_
 from ftrag.env import seed_everything
 from ftrag.lm import answer_questions, contains_answer, load_model, normalize_answer, world_a_scores
 from ftrag.retrieval.rag import answer_with_passages
-from ftrag.tasks.fact_change import change_targets, new_hits, rag_update, update_facts
+from ftrag.tasks.fact_change import change_targets, rag_update, update_facts
 from ftrag.tasks.facts import fact_set, rag_passages, trained_facts
 from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, record_rows, saved_bytes, train_arm
 from ftrag.tasks.knowledge_scores import hits_string
@@ -165,17 +165,14 @@ def fact_update(model, tokenizer, facts, rows_qa: Sequence[dict], model_name: st
     """Lesson 05's twenty changed facts: the trained arm ``model`` trains on their new documents with replay
     (``fact_change.update_facts``: scored on the 40 questions about them and on ``rows_qa``'s other questions, before
     and after), and the untrained model reads BM25's top document before and after they are replaced (RAG's side).
-    The per-question new-value hits of both are kept for a paired interval."""
+    The per-question new-value hits of both are kept for a paired interval (``new_hits``, ``rag_new_hits``)."""
     targets = change_targets(facts, seed=seed)
     update = update_facts(model, tokenizer, facts, targets, "full", seed=seed, lr=lr, steps=steps,
                           batch_size=batch_size, eval_rows=rows_qa)
     base, base_tokenizer = load_model(model_name, device="cpu")
     rag = rag_update(base, base_tokenizer, facts, targets)
-    return {**update, "lr": lr, "batch_size": batch_size, "unchanged_n": sum(
-                r["fact_id"] not in {t["fact_id"] for t in targets} for r in rows_qa),
-            "new_hits": new_hits(update["answers_after"], targets, contains=True), "rag_before": rag["before"],
-            "rag_after": rag["after"], "rag_answers_after": rag["answers_after"],
-            "rag_new_hits": new_hits(rag["answers_after"], targets, contains=True)}
+    return {**update, "lr": lr, "batch_size": batch_size, "rag_before": rag["before"], "rag_after": rag["after"],
+            "rag_answers_after": rag["answers_after"], "rag_new_hits": rag["new_hits"]}
 
 
 ARM_KEYS = {"mixed, k=10, LoRA": "mixed_k10_lora", "documents, LoRA": "docs_lora",  # lesson 05's key for each arm

@@ -124,8 +124,9 @@ def new_hits(answers: Sequence[str], targets: Sequence[dict], contains: bool = F
 
 def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dict:
     """RAG's side of the change: replace the documents, rebuild BM25 over all of World B, answer the targets'
-    questions. Returns the counts before and after, the answers after, and the seconds the rebuild took. An instruct
-    model (its chat template) gets a sentence's answer budget and is scored by containment, as in the lesson's RAG."""
+    questions. Returns the counts before and after, the answers after and their new-value hits, and the seconds the
+    rebuild took. An instruct model (its chat template) gets a sentence's answer budget and is scored by containment,
+    as in the lesson's RAG."""
     questions = [r["question"] for t in targets for r in t["questions"]]
     budget, contains = answer_tokens(tokenizer), uses_chat(tokenizer)
     before = answer_with_passages(model, tokenizer, questions, retrieve_passages(
@@ -136,7 +137,8 @@ def rag_update(model, tokenizer, facts: FactSet, targets: Sequence[dict]) -> dic
     after = answer_with_passages(model, tokenizer, questions, retrieve_passages(index, questions, 1),
                                  max_new_tokens=budget)
     return {"before": count_values(before, targets, contains), "after": count_values(after, targets, contains),
-            "answers_after": after, "reindex_seconds": round(seconds, 4)}
+            "answers_after": after, "new_hits": new_hits(after, targets, contains),
+            "reindex_seconds": round(seconds, 4)}
 
 
 def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], method: str, *, seed: int = 0,
@@ -145,8 +147,9 @@ def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], meth
     """Train ``model`` on the ten renderings of every changed document at once (with World A replay, as the arm
     trained), ``steps`` steps of ``batch_size`` blocks (None: ``STEPS_PER_CHANGED`` per fact). Returns the counts of
     new / old / other answers before and after, exact match on the evaluation questions (``eval_rows``; None: all)
-    whose facts did not change (did anything else move?), and the cost. An instruct model (its chat template) gets
-    a sentence's answer budget and is scored by containment, as everywhere in lesson 05."""
+    whose facts did not change (did anything else move?) and how many they are, the answers after and their
+    new-value hits, and the cost. An instruct model (its chat template) gets a sentence's answer budget and is scored
+    by containment, as everywhere in lesson 05."""
     changed = {t["fact_id"] for t in targets}
     questions = [r["question"] for t in targets for r in t["questions"]]
     unchanged = [r for r in (facts.eval_qa if eval_rows is None else eval_rows) if r["fact_id"] not in changed]
@@ -169,6 +172,7 @@ def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], meth
     return {"facts": [{"fact_id": t["fact_id"], "old": t["old"], "new": t["new"]} for t in targets],
             "questions": questions, "before": count_values(before, targets, contains),
             "after": count_values(after, targets, contains), "answers_after": after,
+            "new_hits": new_hits(after, targets, contains), "unchanged_n": len(unchanged),
             "unchanged_em_before": em_before, "unchanged_em_after": unchanged_em(), "steps": steps,
             "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
 
