@@ -187,6 +187,15 @@ def test_an_update_trains_its_budget_and_scores_the_rows_given(facts):
     assert update["unchanged_n"] == sum(r["fact_id"] not in {t["fact_id"] for t in targets} for r in rows)
 
 
+def test_a_one_fact_update_trains_its_budget(facts):
+    """``update_fact`` with a step, batch and rate budget of its own (the real model's command passes them)."""
+    model, tokenizer = load_model(device="cpu")
+    update = fact_change.update_fact(model, tokenizer, facts, "full", steps=2, batch_size=2, lr=1e-4)
+    assert update["steps"] == 2 and update["batch_size"] == 2 and 0 < update["update_tokens"] <= 2 * 2 * 256
+    assert len(update["after"]) == len(update["questions"]) == len(update["preference_after"])
+    assert sum(update["counts_after"].values()) == sum(update["counts_before"].values()) == len(update["questions"])
+
+
 def test_the_sweep_file_was_made_by_this_code():
     """Lesson 05 reads results/05_injection.json (45 min to remake): its fact set and arms must be what the code
     makes today, so that a change to ftrag.tasks.injection that would need a rerun of the sweep fails here."""

@@ -19,17 +19,15 @@ from ftrag.tasks.facts import fact_set
 
 # The keys the guide's rules read that the real model's runs do not measure, by lesson: full fine-tuning of a
 # 135M model (02), the full fine-tuning runs of lesson 03's section 4 and its learn-vs-forget sweep (03), lesson 05's
-# RAFT arms and the one-fact update's cost (its command updates twenty facts at once), and World A perplexity after
-# its arms (the real model never read World A: the replay blocks teach it, so the number does not measure
-# forgetting). Every other key must be in its results file (or be READER_FREE).
+# RAFT arms, and World A perplexity after its arms (the real model never read World A: the replay blocks teach it,
+# so the number does not measure forgetting). Every other key must be in its results file (or be READER_FREE).
 NOT_MEASURED_ON_REAL = {
     "01": set(),
     "02": {"full_field_em"},
     "03": {"full_world_a_ppl", "sweep_full_dialect_ppl_kept", "sweep_lora_dialect_ppl_kept"},
     "04": set(),
-    "05": {"docs_full_world_a_ppl", "docs_lora_world_a_ppl", "ft_update_fact_tokens",
-           "mixed_k10_no_replay_world_a_ppl", "mixed_k10_world_a_ppl", "raft_minus_control_gold_4_low",
-           "raft_minus_plain_gold_2_low"},
+    "05": {"docs_full_world_a_ppl", "docs_lora_world_a_ppl", "mixed_k10_no_replay_world_a_ppl",
+           "mixed_k10_world_a_ppl", "raft_minus_control_gold_4_low", "raft_minus_plain_gold_2_low"},
 }
 
 COMMANDS = {"01": "real_basics", "02": "real_json", "03": "real_dialect", "04": "real_rag", "05": "real_facts"}
@@ -307,6 +305,7 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     from ftrag.tasks import injection, knowledge_scores
 
     monkeypatch.setattr(real_injection, "world_a_scores", lambda m, t: world_a_scores(m, t, n_heldout=2, n_rc=2))
+    monkeypatch.setattr(real_injection, "ONE_FACT_STEPS", 1)
     small = injection.fact_set()
     small.valid_qa[:] = small.valid_qa[:2]
     monkeypatch.setattr(injection, "fact_set", lambda seed=0: small)
@@ -330,6 +329,10 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     full = record["rows"]["memorised questions"]  # full fine-tuning, on a batch of question/answer examples
     assert full["lr"] == real_injection.FULL_LR and full["batch_size"] == real_injection.QA_BATCH_SIZE
     assert full["steps"] == 1 and full["trainable"] > 100e6
+    one = full["one_fact_update"]  # section 6's changed price, on the memorised arm, at the text arms' batch
+    assert one["steps"] == 1 and one["batch_size"] == 1 and one["lr"] == real_injection.FULL_LR
+    assert 0 < one["update_tokens"] <= injection.BLOCK_SIZE and len(one["after"]) == len(one["questions"]) == 2
+    assert sum(one["counts_after"].values()) == 2 and record["values"]["ft_update_fact_tokens"] == one["update_tokens"]
     assert {"docs_lora_em", "best_ft_em", "rag_minus_best_ft_low", "memorised_em_trained_wording",
             "memorised_em_reworded"} <= set(record["values"])
     assert record["seconds_all_runs"] == record["seconds_last_run"] > 0
@@ -345,6 +348,14 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     again = json.loads(out.read_text())
     assert again["rows"] == record["rows"] and again["seconds_last_run"] == record["seconds_last_run"], \
         "a complete record is resumed, not trained again"
+    # A memorised row recorded before the one-fact update existed: the arm is trained again for it, its scores kept.
+    del again["rows"]["memorised questions"]["one_fact_update"]
+    out.write_text(json.dumps(again))
+    real_injection.main(args)
+    third = json.loads(out.read_text())
+    one_again = third["rows"]["memorised questions"].pop("one_fact_update")
+    assert third["rows"] == again["rows"] and one_again["arm_final_loss_retrained"] == full["final_loss"]
+    assert one_again["after"] == one["after"] and one_again["update_tokens"] == one["update_tokens"]
 
 
 def test_lessons_00_and_01_record_the_same_keys_for_both_models():

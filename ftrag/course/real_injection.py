@@ -16,6 +16,12 @@ arm is one run at one rate. The text arms and the wordings arm are scored on the
 question/answer pairs are in the model's chat format, the format it is asked in (``injection.qa_text``). RAFT's reader
 arms are not run on this model.
 
+Two of section 6's updates follow their arms, as on the course model: the k = 10 arm trains on twenty changed facts'
+new documents (a third of its steps, with replay), and the memorised arm on the one changed price's new document
+(``fact_change.update_fact``: its 10 steps, at ``--batch-size`` blocks per step and the arm's rate): what it answers
+before and after, and what the update cost in tokens and seconds. A memorised row recorded before its one-fact update
+is trained again for it (the record keeps its scores, and the retrained arm's final loss beside the recorded one).
+
 Every row (the untrained model first, then each arm) is scored on lesson 05's 266 evaluation questions the same way:
 closed-book (the question alone) and with RAG's passage (BM25's top document: the row's model as the reader), by
 containment (the reply contains the answer: an instruct model answers in sentences), strict exact match and token F1,
@@ -46,7 +52,7 @@ from ftrag.course.real_runs import ANSWER_METRIC, RealRun, command_line, metric_
 from ftrag.env import seed_everything
 from ftrag.lm import answer_questions, contains_answer, load_model, normalize_answer, world_a_scores
 from ftrag.retrieval.rag import answer_with_passages
-from ftrag.tasks.fact_change import change_targets, rag_update, update_facts
+from ftrag.tasks.fact_change import UPDATE_STEPS, change_targets, rag_update, update_fact, update_facts
 from ftrag.tasks.facts import fact_set, rag_passages, trained_facts
 from ftrag.tasks.injection import ARMS, BLOCK_SIZE, LR, record_rows, saved_bytes, train_arm
 from ftrag.tasks.knowledge_scores import hits_string
@@ -63,6 +69,8 @@ QA_BATCH_SIZE = 16  # question arms: --steps x 16 chat examples of ~70 tokens, a
 TRAINABLE = ("texts", "memorise", "wordings")  # the arms this command trains (RAFT's reader arms: not yet)
 UPDATED_ARM = "mixed, k=10"  # the arm lesson 05 updates with twenty changed facts ...
 UPDATE_SHARE = 3  # ... for a third of the arm's steps (the course model's: 100 steps after the arm's 300)
+ONE_FACT_ARM = "memorised questions"  # the arm that takes section 6's one changed price (the course model's too) ...
+ONE_FACT_STEPS = UPDATE_STEPS  # ... for the course model's 10 steps
 MAX_NEW_TOKENS = 24  # a short sentence: "The outage lasted 7 hours." (a trained arm answers with the value and stops)
 
 
@@ -126,31 +134,28 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
                             "valid_docs": [d["doc_id"] for d in facts.valid_docs]})
     rag = rag_passages(facts, rows_qa)
     for name in ("closed-book", *arms):
-        if not run.todo(name):
+        recorded = run.rows.rows.get(name)  # the memorised arm recorded before its one-fact update: train it again
+        if not (run.todo(name) or (name == ONE_FACT_ARM and run.todo_part(name, "one_fact_update"))):
             continue
         seed_everything(seed)
         model, tokenizer = load_model(model_name, device="cpu")
         row: dict = {}
         if name != "closed-book":
-            t0 = time.perf_counter()
-            spec = ARMS[name]
-            arm_lr = lr if spec["method"] == "lora" else FULL_LR
-            arm_batch = batch_size if spec["data"] == "texts" else QA_BATCH_SIZE
-            model, result = train_arm(model, tokenizer, facts, spec, seed=seed, progress=True, lr=arm_lr,
-                                      budget={"steps": steps, "batch_size": arm_batch, "eval_every": eval_every},
-                                      checkpoint=checkpoint_path(out, name))
-            row = {**spec, "lr": arm_lr, "batch_size": arm_batch, "threads": torch.get_num_threads(),
-                   "trainable": count_parameters(model)[0],
-                   "steps": len(result.losses),
-                   "selected_step": result.selected_step, "curve": result.curve, "tokens": result.tokens,
-                   "first_loss": round(result.losses[0], 4), "final_loss": round(result.final_loss, 4),
-                   "train_seconds": round(result.seconds, 1),
-                   "arm_seconds_to_trained": round(time.perf_counter() - t0, 1),
-                   "saved_bytes": saved_bytes(model)}
-        row.update(row_scores(model, tokenizer, facts, rows_qa, rag))
+            model, row = trained_row(model, tokenizer, facts, name, out=out, seed=seed, lr=lr, steps=steps,
+                                     batch_size=batch_size, eval_every=eval_every)
+        if recorded:  # keep the recorded row's scores; the retrained arm's final loss says it is the same arm
+            row = {**recorded, "one_fact_update": {"arm_final_loss_retrained": row["final_loss"],
+                                                   "arm_seconds_retrained": row["arm_seconds_to_trained"]}}
+        else:
+            row.update(row_scores(model, tokenizer, facts, rows_qa, rag))
         if name == UPDATED_ARM:
             row["update"] = fact_update(model, tokenizer, facts, rows_qa, model_name, seed=seed, lr=row["lr"],
                                         steps=max(1, steps // UPDATE_SHARE), batch_size=row["batch_size"])
+        if name == ONE_FACT_ARM:  # section 6's one changed price, at the text arms' blocks per step
+            one = update_fact(model, tokenizer, facts, "full", seed=seed, lr=row["lr"], steps=ONE_FACT_STEPS,
+                              batch_size=batch_size)
+            row["one_fact_update"] = {**row.get("one_fact_update", {}), **one, "lr": row["lr"],
+                                      "threads": torch.get_num_threads()}
         run.rows.add(name, row)
         print(f"{name}: closed-book contains {row['contains']:.3f} (strict {row['strict_em']:.3f}), with RAG's "
               f"passage {row['rag_contains']:.3f}, MC {row['mc']:.3f}, World A ppl {row['world_a_ppl']:.2f}",
@@ -158,6 +163,25 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
         del model
         gc.collect()
     return run.finish(guide_keys)
+
+
+def trained_row(model, tokenizer, facts, name: str, *, out, seed: int, lr: float, steps: int, batch_size: int,
+                eval_every: int) -> tuple:
+    """Train the arm ``name`` on the command's budget (its checkpoint beside ``out``); the model and the row's
+    training fields (method, rate, steps, kept step, tokens, losses, time, bytes saved)."""
+    t0 = time.perf_counter()
+    spec = ARMS[name]
+    arm_lr = lr if spec["method"] == "lora" else FULL_LR
+    arm_batch = batch_size if spec["data"] == "texts" else QA_BATCH_SIZE
+    model, result = train_arm(model, tokenizer, facts, spec, seed=seed, progress=True, lr=arm_lr,
+                              budget={"steps": steps, "batch_size": arm_batch, "eval_every": eval_every},
+                              checkpoint=checkpoint_path(out, name))
+    return model, {**spec, "lr": arm_lr, "batch_size": arm_batch, "threads": torch.get_num_threads(),
+                   "trainable": count_parameters(model)[0], "steps": len(result.losses),
+                   "selected_step": result.selected_step, "curve": result.curve, "tokens": result.tokens,
+                   "first_loss": round(result.losses[0], 4), "final_loss": round(result.final_loss, 4),
+                   "train_seconds": round(result.seconds, 1),
+                   "arm_seconds_to_trained": round(time.perf_counter() - t0, 1), "saved_bytes": saved_bytes(model)}
 
 
 def fact_update(model, tokenizer, facts, rows_qa: Sequence[dict], model_name: str, *, seed: int, lr: float,
@@ -214,6 +238,9 @@ def guide_keys(record: dict) -> dict[str, float]:
                     changed_facts_ft_new=update["after"]["new"] / asked,
                     changed_facts_ft_old=update["after"]["old"] / asked, changed_facts_rag_minus_ft_new=gap[0],
                     changed_facts_rag_minus_ft_new_low=gap[1], changed_facts_rag_minus_ft_new_high=gap[2])
+    one = rows.get(ONE_FACT_ARM, {}).get("one_fact_update")
+    if one:  # section 6's one changed price on the memorised arm: what the update cost
+        keys.update(ft_update_fact_tokens=one["update_tokens"], ft_update_fact_seconds=one["update_seconds"])
     if trained:  # the arms that teach facts (lesson 05's best arm: memorised questions aside)
         best = max(trained, key=lambda n: rows[n][metric])
         gap = stats.paired_difference(base[f"rag_{hits}"], rows[best][hits])

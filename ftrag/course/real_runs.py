@@ -43,6 +43,14 @@ class RealRun:
         self.ran = True
         return True
 
+    def todo_part(self, name: str, part: str) -> bool:
+        """Whether the recorded row ``name`` lacks the field ``part`` (a step added to the command after the row was
+        made: the command makes it, and keeps the row's other fields); if so, that this run made something."""
+        if name not in self.rows or part in self.rows.rows[name]:
+            return False
+        self.ran = True
+        return True
+
     def finish(self, values: Callable[[dict], dict]) -> dict:
         """Record the run's time, and in ``seconds_all_runs`` with the runs that made the resumed rows (left out when a
         resumed record does not say what they took; a resumed run that had nothing left to do keeps the recorded

@@ -177,21 +177,29 @@ def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], meth
             "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
 
 
-def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0) -> dict:
-    """Train ``model`` on the changed document's renderings; what it answers before and after, and the cost."""
+def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0, lr: float | None = None,
+                steps: int = UPDATE_STEPS, batch_size: int = BATCH_SIZE) -> dict:
+    """Train ``model`` on the changed document's renderings (``steps`` steps of ``batch_size`` blocks, at ``lr``; None:
+    the method's rate); what it answers before and after (new / old / other, and the answers), log p(new) - log p(old)
+    after, and the cost. An instruct model (its chat template) gets a sentence's answer budget and is scored by
+    containment, as in ``update_facts``."""
     target = change_target(facts)
     questions = [r["question"] for r in target["questions"]]
-    before = answer_questions(model, tokenizer, questions, max_new_tokens=12)
+    budget, contains = answer_tokens(tokenizer), uses_chat(tokenizer)
+    before = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     texts = changed_renderings(target["doc"], target["old"], target["new"], 10)
     if method == "lora":  # keep training the same adapter
-        _, result = train_more(model, tokenizer, texts, seed=seed)
+        _, result = train_more(model, tokenizer, texts, seed=seed, steps=steps, lr=lr, batch_size=batch_size)
     else:
-        model, result = train_texts(model, tokenizer, texts, method="full", steps=UPDATE_STEPS, seed=seed,
-                                    progress=False)
-    after = answer_questions(model, tokenizer, questions, max_new_tokens=12)
+        model, result = train_texts(model, tokenizer, texts, method="full", steps=steps, seed=seed, progress=False,
+                                    lr=lr, batch_size=batch_size)
+    after = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     return {"old": target["old"], "new": target["new"], "questions": questions, "before": before, "after": after,
+            "counts_before": count_values(before, [target], contains),
+            "counts_after": count_values(after, [target], contains),
             "preference_after": [round(value_preference(model, tokenizer, q, target["old"], target["new"]), 3)
                                  for q in questions],
+            "steps": steps, "batch_size": batch_size,
             "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
 
 
