@@ -37,7 +37,9 @@
 # The arms that take minutes to train were trained by one command (section 4) and are read from `SWEEP_FILE`; the
 # live cells compare with them question by question. On another model (`FTRAG_MODEL=smollm2`) the live cells score
 # the first `N_EVAL` evaluation questions, `SWEEP_FILE` is that model's own record (seven arms, trained by
-# `python -m ftrag.course.real_injection`), and the cells that need an arm only the course model has say so and skip.
+# `python -m ftrag.course.real_injection`), section 8's reader reads `READ_BATCH` prompts at a time (a 135M model's
+# key-value cache and attention over 32 prompts of 500 tokens would take the kernel past 3 GB), and the cells that
+# need an arm only the course model has say so and skip.
 
 # %% tags=["parameters"]
 MODEL_NAME = None  # None: the course model (or $FTRAG_MODEL); a hub id or a local folder also works
@@ -46,7 +48,9 @@ SWEEP_FILE = "results/05_injection.json"  # written by `python -m ftrag.course.i
 WEAK_READER = "course-lm-small"  # the weaker reader shipped in data/models/ (section 8)
 TOLERANCE = 0.05  # how far a live run may land from its recorded row (exact match, absolute)
 N_EVAL = None  # the evaluation questions the live cells score (None: all 266)
-OTHER_MODEL = {"N_EVAL": 40, "SWEEP_FILE": "results/smollm2/05_injection.json"}  # ~30x the time per token
+READ_BATCH = 32  # section 8's reading prompts generated at once
+OTHER_MODEL = {"N_EVAL": 40, "SWEEP_FILE": "results/smollm2/05_injection.json",  # ~30x the time per token
+               "READ_BATCH": 8}
 
 # %%
 import collections
@@ -74,7 +78,7 @@ seed_everything(SEED)
 model, tokenizer = load_model(MODEL_NAME, device="cpu")
 COURSE = is_course_model(model)  # the recorded arms of SWEEP_FILE were trained on this model
 if not is_course_model(model):
-    N_EVAL, SWEEP_FILE = (OTHER_MODEL[k] for k in ("N_EVAL", "SWEEP_FILE"))
+    N_EVAL, SWEEP_FILE, READ_BATCH = (OTHER_MODEL[k] for k in ("N_EVAL", "SWEEP_FILE", "READ_BATCH"))
     print(f"{model.name_or_path}: the parameters cell's smaller sample, {OTHER_MODEL}; an answer counts when the "
           "reply contains it (an instruct model answers in sentences)")
 facts = injection.fact_set(seed=SEED)
@@ -558,7 +562,7 @@ both.round(3)
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
-plain = injection.reader_scores(model, tokenizer, facts, eval_qa)
+plain = injection.reader_scores(model, tokenizer, facts, eval_qa, batch_size=READ_BATCH)
 small_model, small_tokenizer = load_model(WEAK_READER, device="cpu")
 weak = injection.reader_scores(small_model, small_tokenizer, facts, eval_qa)
 reader_name = "course model" if COURSE else model.name_or_path.rsplit("/", 1)[-1]

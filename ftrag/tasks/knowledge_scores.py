@@ -44,10 +44,12 @@ def closed_book_scores(model, tokenizer, rows: Sequence[dict], facts_rows: Seque
     return out
 
 
-def reading_em(model, tokenizer, rows: Sequence[dict], passages_list: Sequence[Sequence[str]]) -> dict:
-    """Exact match with the given passages in the prompt (retrieved ones: RAG), overall and by question kind."""
+def reading_em(model, tokenizer, rows: Sequence[dict], passages_list: Sequence[Sequence[str]], *,
+               batch_size: int = 32) -> dict:
+    """Exact match with the given passages in the prompt (retrieved ones: RAG), overall and by question kind
+    (``batch_size`` prompts generated at once: fewer hold less memory)."""
     predictions = answer_with_passages(model, tokenizer, [r["question"] for r in rows], passages_list,
-                                       max_new_tokens=answer_tokens(tokenizer))
+                                       max_new_tokens=answer_tokens(tokenizer), batch_size=batch_size)
     hits = answer_hits(tokenizer, predictions, rows)
     out = {"em": _mean(hits), "hits": hits_string(hits)}
     for kind in ("lexical", "paraphrased"):
@@ -72,17 +74,18 @@ def _mean(values: Sequence[bool | float]) -> float:
     return round(sum(values) / len(values), 4) if values else float("nan")
 
 
-def reader_scores(model, tokenizer, facts: FactSet, rows: Sequence[dict]) -> dict:
+def reader_scores(model, tokenizer, facts: FactSet, rows: Sequence[dict], *, batch_size: int = 32) -> dict:
     """A reader's exact match with the gold document alone, among 2 and 4 look-alikes (as many as fit: never the
-    gold one cut; ``short_N``: prompts that held fewer than N), and with RAG's passage (``hits_*``: per question)."""
+    gold one cut; ``short_N``: prompts that held fewer than N), and with RAG's passage (``hits_*``: per question;
+    ``batch_size``: prompts generated at once)."""
     out: dict = {}
     for n in (0, 2, 4):
         lists = reading_passages(facts, rows, n, tokenizer=tokenizer)
-        scores = reading_em(model, tokenizer, rows, lists)
+        scores = reading_em(model, tokenizer, rows, lists, batch_size=batch_size)
         out[f"gold_{n}"], out[f"hits_gold_{n}"] = scores["em"], scores["hits"]
         if n:
             out[f"short_{n}"] = fewer_than_asked(lists, n)
-    scores = reading_em(model, tokenizer, rows, rag_passages(facts, rows))
+    scores = reading_em(model, tokenizer, rows, rag_passages(facts, rows), batch_size=batch_size)
     out["rag"], out["hits_rag"] = scores["em"], scores["hits"]
     return out
 
