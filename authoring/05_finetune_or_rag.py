@@ -430,8 +430,9 @@ wordings if len(wordings) else "not on this model: none of these three arms was 
 #
 # **One fact, live.** The list price of one product in the evaluation half doubles. With RAG, the knowledge base
 # changes: replace the document and rebuild the index (BM25 over 164 documents: milliseconds). With fine-tuning, the
-# model has to be trained on the new version: here the memorised model of section 5 (which states the old price
-# when asked in its trained words) trains on the new document's ten renderings, the continued-pretraining way.
+# model has to be trained on the new version: here the memorised model of section 5 (the course model's states the
+# old price when asked in its trained words) trains on the new document's ten renderings, the continued-pretraining
+# way. On another model the update is its command's, on its memorised arm (section 13 says what it shows).
 
 # %%
 # NBVAL_TOLERANCE 0.01: rates over 266 greedy answers may move by two answers on another CPU
@@ -466,7 +467,7 @@ else:
 change.set_index("question").round(3)
 
 # %% [markdown]
-# RAG answers the new price to both wordings the moment the document is replaced. The fine-tuned model needed
+# RAG answers the new price to both wordings the moment the document is replaced. The fine-tuned course model needed
 # training to change its answer, and the update reached the trained wording more cleanly than the other one.
 #
 # **Twenty facts.** One fact is an anecdote. Twenty facts of the evaluation half change at once (one per document:
@@ -662,8 +663,8 @@ forgetting.round(3)
 #
 # **Adding a fact, in the same units.** With RAG: chunk the new document, add it to BM25 and to a dense index
 # (embedding it with all-MiniLM-L6-v2), timed here. With fine-tuning: the one-fact update of section 6, timed here
-# too; and the sweep's twenty-fact update of the k = 10 arm, per fact (timed on the machine of the sweep, one
-# thread). Both in seconds and in tokens processed.
+# too (on another model: its command's record); and the sweep's twenty-fact update of the k = 10 arm, per fact (timed
+# on the machine of the sweep, one thread). Both in seconds and in tokens processed.
 
 # %%
 embedder = load_embedder()
@@ -1074,9 +1075,10 @@ pd.DataFrame({name: {"method": row.get("method", "-"), "lr": row.get("lr") or "-
 # gave neither the old nor the new price before (trained on the first wording's own string with the old price, it still
 # answered another one), and after the course model's 10 steps on the new document's renderings (4 blocks a step here:
 # about 9k tokens, under two minutes on one thread) it gives the new price to both wordings, preferring it to the old by
-# about 10 nats. Two questions are an anecdote, as on the course model; the twenty facts above are the measurement, and
-# there a third of the arm's steps, about 1k tokens per fact, changed none. What the one fact cost is what the decision
-# guide compares with RAG's: 9k tokens trained on, against the 55 RAG embeds to add the same document.
+# about 10 nats (scored in the course's plain prompt, as its multiple choice). Two questions are an anecdote, as on the
+# course model; the twenty facts above are the measurement, and there a third of the arm's steps, about 1k tokens per
+# fact, changed none. What the one fact cost is what the decision guide compares with RAG's: 9k tokens trained on,
+# against the 55 RAG embeds to add the same document.
 #
 # Row by row, the guide evaluates each rule on the real model's numbers (containment for its reading): a row
 # carries over when every clause that could be measured holds.

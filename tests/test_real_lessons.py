@@ -358,6 +358,15 @@ def test_the_real_injection_command_runs_and_resumes(tmp_path, monkeypatch):
     assert one_again["after"] == one["after"] and one_again["update_tokens"] == one["update_tokens"]
 
 
+def test_a_retrained_arm_keeps_its_recorded_scores_only_if_it_ended_where_they_did(capsys):
+    from ftrag.course import real_injection
+
+    assert real_injection.same_arm({"final_loss": 0.2914}, {"final_loss": 0.2914})
+    assert real_injection.same_arm({"final_loss": 2.0}, {"final_loss": 2.0019})
+    assert not real_injection.same_arm({"final_loss": 0.2914}, {"final_loss": 0.2950})
+    assert "scoring it again" in capsys.readouterr().out
+
+
 def test_lessons_00_and_01_record_the_same_keys_for_both_models():
     """The notebooks write the course model's numbers, ``python -m ftrag.course.real_basics`` the real model's."""
     for stem in ("00_start_here", "01_autoregressive_prediction"):

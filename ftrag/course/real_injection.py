@@ -19,8 +19,10 @@ arms are not run on this model.
 Two of section 6's updates follow their arms, as on the course model: the k = 10 arm trains on twenty changed facts'
 new documents (a third of its steps, with replay), and the memorised arm on the one changed price's new document
 (``fact_change.update_fact``: its 10 steps, at ``--batch-size`` blocks per step and the arm's rate): what it answers
-before and after, and what the update cost in tokens and seconds. A memorised row recorded before its one-fact update
-is trained again for it (the record keeps its scores, and the retrained arm's final loss beside the recorded one).
+before and after, and what the update cost in tokens and seconds. With the memorised arm in ``--arms``, a row of it
+recorded before its one-fact update is trained again for it: the record keeps its scores when the retrained arm's
+final loss equals the recorded one (within 0.1%; else the row is scored again), and stores that loss beside. A run
+stopped during the update trains the arm again (from its last save if the stop came in its training).
 
 Every row (the untrained model first, then each arm) is scored on lesson 05's 266 evaluation questions the same way:
 closed-book (the question alone) and with RAG's passage (BM25's top document: the row's model as the reader), by
@@ -107,8 +109,10 @@ def checkpoint_path(out: str | Path, arm: str) -> Path:
 def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: Sequence[str] = DEFAULT_ARMS,
           steps: int = STEPS, batch_size: int = BATCH_SIZE, eval_every: int = EVAL_EVERY, seed: int = 0,
           n_questions: int | None = None) -> dict:
-    """The untrained model's row, then each LoRA arm of ``arms``, scored on the first ``n_questions`` evaluation
-    questions (None: all); rows already in ``out`` with the same budget are kept."""
+    """The untrained model's row, then each arm of ``arms``, scored on the first ``n_questions`` evaluation
+    questions (None: all), the k = 10 arm then updated with twenty changed facts and the memorised arm with one; rows
+    already in ``out`` with the same budget are kept (a memorised row without its one-fact update: see the module's
+    docstring)."""
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"unknown arm {unknown[0]!r}; the arms are {list(ARMS)}")
@@ -143,7 +147,7 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
         if name != "closed-book":
             model, row = trained_row(model, tokenizer, facts, name, out=out, seed=seed, lr=lr, steps=steps,
                                      batch_size=batch_size, eval_every=eval_every)
-        if recorded:  # keep the recorded row's scores; the retrained arm's final loss says it is the same arm
+        if recorded and same_arm(recorded, row):  # keep the recorded scores: the retrained arm is the same arm
             row = {**recorded, "one_fact_update": {"arm_final_loss_retrained": row["final_loss"],
                                                    "arm_seconds_retrained": row["arm_seconds_to_trained"]}}
         else:
@@ -152,8 +156,8 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
             row["update"] = fact_update(model, tokenizer, facts, rows_qa, model_name, seed=seed, lr=row["lr"],
                                         steps=max(1, steps // UPDATE_SHARE), batch_size=row["batch_size"])
         if name == ONE_FACT_ARM:  # section 6's one changed price, at the text arms' blocks per step
-            one = update_fact(model, tokenizer, facts, "full", seed=seed, lr=row["lr"], steps=ONE_FACT_STEPS,
-                              batch_size=batch_size)
+            one = update_fact(model, tokenizer, facts, ARMS[name]["method"], seed=seed, lr=row["lr"],
+                              steps=ONE_FACT_STEPS, batch_size=batch_size)
             row["one_fact_update"] = {**row.get("one_fact_update", {}), **one, "lr": row["lr"],
                                       "threads": torch.get_num_threads()}
         run.rows.add(name, row)
@@ -163,6 +167,16 @@ def sweep(out: str | Path = DEFAULT_OUT, *, model_name: str = "smollm2", arms: S
         del model
         gc.collect()
     return run.finish(guide_keys)
+
+
+def same_arm(recorded: dict, retrained: dict) -> bool:
+    """Whether an arm trained again ended where its recorded row did (final loss within 0.1%): if not (another thread
+    count or library version), the recorded scores would describe another model, so the caller scores it again."""
+    same = abs(retrained["final_loss"] - recorded["final_loss"]) <= 1e-3 * max(1.0, abs(recorded["final_loss"]))
+    if not same:
+        print(f"the arm trained again ended at loss {retrained['final_loss']}, its record at "
+              f"{recorded['final_loss']}: scoring it again", flush=True)
+    return same
 
 
 def trained_row(model, tokenizer, facts, name: str, *, out, seed: int, lr: float, steps: int, batch_size: int,
