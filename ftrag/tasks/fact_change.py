@@ -162,12 +162,8 @@ def update_facts(model, tokenizer, facts: FactSet, targets: Sequence[dict], meth
     before, em_before = answer_questions(model, tokenizer, questions, max_new_tokens=budget), unchanged_em()
     texts = [text for t in targets for text in changed_renderings(t["doc"], t["old"], t["new"], 10)]
     steps = STEPS_PER_CHANGED * len(targets) if steps is None else steps
-    if method == "lora":  # keep training the same adapter
-        _, result = train_more(model, tokenizer, texts, seed=seed, steps=steps, replay=REPLAY, lr=lr,
-                               batch_size=batch_size)
-    else:
-        model, result = train_texts(model, tokenizer, texts, method="full", steps=steps, seed=seed, progress=False,
-                                    replay=REPLAY, lr=lr, batch_size=batch_size)
+    model, result = train_update(model, tokenizer, texts, method, seed=seed, steps=steps, lr=lr,
+                                 batch_size=batch_size, replay=REPLAY)
     after = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     return {"facts": [{"fact_id": t["fact_id"], "old": t["old"], "new": t["new"]} for t in targets],
             "questions": questions, "before": count_values(before, targets, contains),
@@ -188,11 +184,8 @@ def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0,
     budget, contains = answer_tokens(tokenizer), uses_chat(tokenizer)
     before = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     texts = changed_renderings(target["doc"], target["old"], target["new"], 10)
-    if method == "lora":  # keep training the same adapter
-        _, result = train_more(model, tokenizer, texts, seed=seed, steps=steps, lr=lr, batch_size=batch_size)
-    else:
-        model, result = train_texts(model, tokenizer, texts, method="full", steps=steps, seed=seed, progress=False,
-                                    lr=lr, batch_size=batch_size)
+    model, result = train_update(model, tokenizer, texts, method, seed=seed, steps=steps, lr=lr,
+                                 batch_size=batch_size)
     after = answer_questions(model, tokenizer, questions, max_new_tokens=budget)
     return {"old": target["old"], "new": target["new"], "questions": questions, "before": before, "after": after,
             "counts_before": count_values(before, [target], contains),
@@ -201,6 +194,16 @@ def update_fact(model, tokenizer, facts: FactSet, method: str, *, seed: int = 0,
                                  for q in questions],
             "steps": steps, "batch_size": batch_size,
             "update_seconds": round(result.seconds, 2), "update_tokens": result.tokens}
+
+
+def train_update(model, tokenizer, texts: Sequence[str], method: str, *, seed: int, steps: int, lr: float | None,
+                 batch_size: int, replay: float = 0.0):
+    """An update's training on the changed documents' ``texts``: a LoRA model keeps training its adapter
+    (``train_more``), any other trains all its weights (``train_texts``); returns (model, TrainResult)."""
+    if method == "lora":
+        return train_more(model, tokenizer, texts, seed=seed, steps=steps, replay=replay, lr=lr, batch_size=batch_size)
+    return train_texts(model, tokenizer, texts, method="full", steps=steps, seed=seed, progress=False, replay=replay,
+                       lr=lr, batch_size=batch_size)
 
 
 def train_more(model, tokenizer, texts: Sequence[str], *, seed: int = 0, steps: int = UPDATE_STEPS,
